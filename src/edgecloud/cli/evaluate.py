@@ -1,0 +1,158 @@
+"""``evaluate(cfg)``: score a detector checkpoint on the validation videos and, on request,
+write the recording the simulator replays."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
+from edgecloud.data.detection_dataset import frame_to_tensor
+from edgecloud.detections import FrameDetections
+from edgecloud.metrics.coco import evaluate_detections
+from edgecloud.recording.detection import DetectionRecordingWriter
+from edgecloud.tasks.detection import DetectionModule, prediction_to_detections
+from edgecloud.utils.codec import jpeg_encode
+from edgecloud.utils.config import check_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SequenceOutputs:
+    """What one pass over a video produced, frame by frame."""
+
+    detections: list[FrameDetections]
+    latency_s: list[float]
+    encoded_bytes: list[int]
+
+
+def load_checkpoint_weights(module: DetectionModule, ckpt_path: str | Path) -> None:
+    """Load a Lightning checkpoint's weights (weights only: no code runs from the file)."""
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if "state_dict" not in checkpoint:
+        raise ValueError(f"{path}: not a Lightning checkpoint (no 'state_dict')")
+    module.load_state_dict(checkpoint["state_dict"])
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.inference_mode()
+def run_sequence(
+    net: torch.nn.Module,
+    video: VideoAnnotations,
+    *,
+    device: torch.device,
+    frame_stride: int,
+    jpeg_quality: int,
+    warmup_calls: int,
+) -> SequenceOutputs:
+    """Detect on every ``frame_stride``-th frame one call at a time, timing each call as the
+    device would see it (batch of one, synchronised), and measure each frame's JPEG size."""
+    outputs = SequenceOutputs(detections=[], latency_s=[], encoded_bytes=[])
+    for frame_index in range(0, len(video), frame_stride):
+        frame = video.frames.read(frame_index)
+        image = frame_to_tensor(frame).to(device)
+        if frame_index == 0:
+            for _ in range(warmup_calls):
+                net([image])
+        _synchronize(device)
+        start = time.perf_counter()
+        prediction = net([image])[0]
+        _synchronize(device)
+        outputs.latency_s.append(time.perf_counter() - start)
+        outputs.detections.append(prediction_to_detections(prediction))
+        outputs.encoded_bytes.append(len(jpeg_encode(frame, quality=jpeg_quality)))
+    return outputs
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Score ``cfg.ckpt_path`` on the data config's validation videos.
+
+    Writes ``metrics.json`` into ``cfg.paths.output_dir`` and, with ``cfg.record=true``, a
+    recording into ``<output_dir>/recording`` (see docs/recording_format.md).
+    """
+    check_config(cfg, required=("data", "model", "paths", "ckpt_path"))
+    device = torch.device(cfg.device)
+    datamodule = instantiate(cfg.data)
+    module: DetectionModule = instantiate(cfg.model)
+    load_checkpoint_weights(module, cfg.ckpt_path)
+    net = module.net.to(device).eval()
+
+    videos = datamodule.val_videos()
+    ground_truth: list[FrameAnnotations] = []
+    detections: list[FrameDetections] = []
+    image_sizes: list[tuple[int, int]] = []
+    output_dir = Path(cfg.paths.output_dir)
+    writer = None
+    if cfg.record:
+        writer = DetectionRecordingWriter(
+            output_dir / "recording",
+            class_names=module.class_names,
+            model={
+                "name": cfg.model.net._target_,
+                "checkpoint": str(cfg.ckpt_path),
+                "config": OmegaConf.to_container(cfg.model.net, resolve=True),
+            },
+            device=_describe(device),
+            jpeg_quality=cfg.jpeg_quality,
+        )
+    for video in videos:
+        outputs = run_sequence(
+            net,
+            video,
+            device=device,
+            frame_stride=cfg.frame_stride,
+            jpeg_quality=cfg.jpeg_quality,
+            warmup_calls=cfg.warmup_calls,
+        )
+        evaluated = video.annotations[:: cfg.frame_stride]
+        height, width = video.frames.read(0).shape[:2]
+        ground_truth += evaluated
+        detections += outputs.detections
+        image_sizes += [(height, width)] * len(evaluated)
+        if writer is not None:
+            writer.add_sequence(
+                video.name,
+                fps=video.fps / cfg.frame_stride,
+                height=height,
+                width=width,
+                detections=outputs.detections,
+                ground_truth=evaluated,
+                latency_s=outputs.latency_s,
+                encoded_bytes=outputs.encoded_bytes,
+            )
+        log.info("%s: %d frames evaluated", video.name, len(evaluated))
+    if writer is not None:
+        writer.close()
+
+    metrics = evaluate_detections(
+        ground_truth=ground_truth,
+        detections=detections,
+        class_names=module.class_names,
+        image_sizes=image_sizes,
+    ).as_dict(prefix="val/")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    report = {"checkpoint": str(cfg.ckpt_path), "device": _describe(device), "metrics": metrics}
+    (output_dir / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    log.info("mAP50 %.4f  mAP %.4f", metrics["val/mAP50"], metrics["val/mAP"])
+    return metrics
+
+
+def _describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{torch.get_num_threads()} threads"

@@ -1,0 +1,1 @@
+"""Datasets: on-disk formats, synthetic worlds written in those formats, and datamodules."""

@@ -1,0 +1,1 @@
+"""Readers for real dataset formats; each returns :class:`~edgecloud.data.annotations.VideoAnnotations`."""

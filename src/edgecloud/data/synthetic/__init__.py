@@ -1,0 +1,1 @@
+"""Seeded synthetic worlds written in the real datasets' on-disk formats."""

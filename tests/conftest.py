@@ -1,0 +1,90 @@
+"""Shared fixtures: config composition the way train.py/evaluate.py compose, and a tiny
+synthetic world generated once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from edgecloud.utils.config import register_resolvers
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = PROJECT_ROOT / "configs"
+os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
+register_resolvers()
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+# A world small enough to generate in about a second and train on in seconds.
+TINY_WORLD_OVERRIDES = [
+    "data.prepare.config.num_train_sequences=2",
+    "data.prepare.config.num_val_sequences=1",
+    "data.prepare.config.frames_per_sequence=12",
+    "data.prepare.config.width=160",
+    "data.prepare.config.height=96",
+    "data.batch_size=2",
+    "data.num_workers=0",
+    "data.val_frame_stride=3",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+def experiment_names() -> list[str]:
+    """Every experiment config, as ``react/tiny_edge`` etc."""
+    root = CONFIG_DIR / "experiment"
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+
+
+def shrink_model(cfg: DictConfig, *, height: int, width: int) -> None:
+    """Run any detector at the tiny world's native size so CPU tests stay fast."""
+    net = cfg.model.net
+    with open_dict(cfg):
+        if "min_size" in net:
+            net.min_size = min(height, width)
+            net.max_size = max(height, width)
+        if "image_size" in net:
+            net.image_size = max(height, width)
+
+
+def compose_config(
+    config_name: str,
+    *,
+    overrides: list[str],
+    tmp_path: Path,
+    data_dir: Path,
+) -> DictConfig:
+    """Compose like ``@hydra.main`` does, with run and data directories under pytest's tmp dirs."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        cfg = compose(
+            config_name=config_name,
+            overrides=[
+                *overrides,
+                f"paths.data_dir={data_dir}",
+                f"paths.log_dir={tmp_path / 'logs'}",
+                f"hydra.run.dir={tmp_path / 'run'}",
+            ],
+            return_hydra_config=True,
+        )
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(tmp_path / "run")
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """One data dir for the session: the tiny world is generated once and then cached."""
+    return tmp_path_factory.mktemp("data")
