@@ -10,6 +10,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from edgecloud.utils.config import register_resolvers
@@ -88,3 +89,12 @@ def compose_config(
 def data_dir(tmp_path_factory) -> Path:
     """One data dir for the session: the tiny world is generated once and then cached."""
     return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def tiny_world(data_dir, tmp_path_factory) -> Path:
+    """The tiny synthetic world, generated through the data config as train.py would."""
+    run_dir = tmp_path_factory.mktemp("world_run")
+    cfg = compose_config("train", overrides=TINY_WORLD_OVERRIDES, tmp_path=run_dir, data_dir=data_dir)
+    instantiate(cfg.data).prepare_data()
+    return data_dir / "drone_world"

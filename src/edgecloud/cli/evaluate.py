@@ -3,7 +3,6 @@ write the recording the simulator replays."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from edgecloud.recording.detection import DetectionRecordingWriter
 from edgecloud.tasks.detection import DetectionModule, prediction_to_detections
 from edgecloud.utils.codec import jpeg_encode
 from edgecloud.utils.config import check_config
+from edgecloud.utils.jsonio import write_json_report
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         class_names=module.class_names,
         image_sizes=image_sizes,
     ).as_dict(prefix="val/")
-    output_dir.mkdir(parents=True, exist_ok=True)
     report = {"checkpoint": str(cfg.ckpt_path), "device": _describe(device), "metrics": metrics}
-    (output_dir / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json_report(output_dir / "metrics.json", report)
     log.info("mAP50 %.4f  mAP %.4f", metrics["val/mAP50"], metrics["val/mAP"])
     return metrics
 

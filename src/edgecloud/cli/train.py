@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from edgecloud.utils.config import check_config
+from edgecloud.utils.jsonio import write_json_report
 from edgecloud.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     report = {"metrics": metrics, "best_checkpoint": best or None}
-    (output_dir / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json_report(Path(cfg.paths.output_dir) / "metrics.json", report)
     log.info("metrics: %s", metrics)
     return metrics

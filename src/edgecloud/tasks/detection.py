@@ -124,7 +124,7 @@ class DetectionModule(LightningModule):
             class_names=self.class_names,
             image_sizes=self._gathered(self._val_image_sizes),
         )
-        values = {k: v for k, v in metrics.as_dict(prefix="val/").items() if v is not None}
+        values = metrics.as_dict(prefix="val/")
         map50 = values.pop("val/mAP50")
         self.log("val/mAP50", map50, prog_bar=True)
         if not self.trainer.sanity_checking:

@@ -1,0 +1,115 @@
+"""Every experiment composes, instantiates and runs one training and one validation batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hydra.errors import ConfigCompositionException
+from hydra.utils import instantiate
+from omegaconf import open_dict
+
+from edgecloud.cli.train import train
+from edgecloud.data.formats.d2city import D2CityBox, D2CityTrack, write_d2city_xml
+from edgecloud.utils.config import check_config
+from tests.conftest import TINY_WORLD_OVERRIDES, compose_config, experiment_names, shrink_model
+
+EXPERIMENTS = experiment_names()
+TINY_HEIGHT, TINY_WIDTH = 96, 160
+
+
+def _write_d2city_clip(directory: Path, name: str, *, num_frames: int) -> None:
+    """A moving grey car on a dark road, as an mp4 with its D2-City XML."""
+    directory.mkdir(parents=True, exist_ok=True)
+    boxes = []
+    with av.open(str(directory / f"{name}.mp4"), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = TINY_WIDTH, TINY_HEIGHT, "yuv420p"
+        for frame in range(num_frames):
+            image = np.full((TINY_HEIGHT, TINY_WIDTH, 3), 40, dtype=np.uint8)
+            x = 10 + 8 * frame
+            image[30:60, x : x + 40] = 200
+            boxes.append(D2CityBox(frame=frame, xtl=x, ytl=30, xbr=x + 40, ybr=60))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    write_d2city_xml(
+        directory / f"{name}.xml",
+        [D2CityTrack(track_id=0, label="car", boxes=tuple(boxes))],
+        num_frames=num_frames,
+        width=TINY_WIDTH,
+        height=TINY_HEIGHT,
+    )
+
+
+@pytest.fixture(scope="session")
+def d2city_dir(data_dir: Path) -> Path:
+    root = data_dir / "d2city"
+    _write_d2city_clip(root / "train", "clip_a", num_frames=6)
+    _write_d2city_clip(root / "val", "clip_b", num_frames=6)
+    return root
+
+
+def _overrides(experiment: str, data_dir: Path) -> list[str]:
+    """Tiny data for every experiment: the synthetic world (also for the VisDrone variants,
+    since it is written in VisDrone's format) or a D2-City fixture."""
+    overrides = [f"experiment={experiment}", "data.num_workers=0", "data.batch_size=2"]
+    if experiment.startswith("react/d2city/"):
+        return overrides
+    overrides += TINY_WORLD_OVERRIDES
+    if experiment.startswith("react/visdrone/"):
+        overrides = [o for o in overrides if not o.startswith("data.prepare")]
+        world = data_dir / "drone_world"
+        overrides += [
+            f"data.train_videos.root={world}/train",
+            f"data.val_videos.root={world}/val",
+        ]
+    return overrides
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_and_instantiates(experiment, tmp_path, data_dir):
+    cfg = compose_config("train", overrides=_overrides(experiment, data_dir), tmp_path=tmp_path, data_dir=data_dir)
+    check_config(cfg, required=("data", "model", "trainer"))
+    datamodule = instantiate(cfg.data)
+    module = instantiate(cfg.model)
+    trainer = instantiate(cfg.trainer)
+    assert datamodule.class_names == list(cfg.data.class_names)
+    assert module.class_names == datamodule.class_names
+    assert trainer.max_epochs == cfg.trainer.max_epochs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_fast_dev_run(experiment, tmp_path, data_dir, tiny_world, d2city_dir):
+    overrides = [*_overrides(experiment, data_dir), "debug=fdr", "callbacks=none"]
+    cfg = compose_config("train", overrides=overrides, tmp_path=tmp_path, data_dir=data_dir)
+    shrink_model(cfg, height=TINY_HEIGHT, width=TINY_WIDTH)
+    metrics = train(cfg)
+    assert np.isfinite(metrics["train/loss"])
+    assert 0.0 <= metrics["val/mAP50"] <= 1.0
+
+
+def test_unknown_key_fails_at_composition(tmp_path, data_dir):
+    with pytest.raises(ConfigCompositionException, match="batchsize"):
+        compose_config("train", overrides=["data.batchsize=4"], tmp_path=tmp_path, data_dir=data_dir)
+
+
+def test_unknown_experiment_fails_at_composition(tmp_path, data_dir):
+    with pytest.raises(ConfigCompositionException, match="no_such_model"):
+        compose_config("train", overrides=["experiment=react/no_such_model"], tmp_path=tmp_path, data_dir=data_dir)
+
+
+def test_missing_value_is_reported_before_any_work(tmp_path, data_dir):
+    cfg = compose_config("train", overrides=["data=coco_json"], tmp_path=tmp_path, data_dir=data_dir)
+    with pytest.raises(ValueError, match=r"missing \(\?\?\?\): .*data.class_names"):
+        check_config(cfg, required=("data",))
+
+
+def test_model_takes_num_classes_from_data(tmp_path, data_dir):
+    cfg = compose_config("train", overrides=["data=d2city", "model=fcos_r50_fpn"], tmp_path=tmp_path, data_dir=data_dir)
+    assert cfg.model.net.num_classes == 12
+    with open_dict(cfg):
+        cfg.data.class_names = ["car", "bus"]
+    assert cfg.model.net.num_classes == 2
