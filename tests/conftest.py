@@ -30,6 +30,7 @@ TINY_WORLD_OVERRIDES = [
     "data.prepare.config.height=96",
     "data.batch_size=2",
     "data.num_workers=0",
+    "data.train_frame_stride=1",
     "data.val_frame_stride=3",
 ]
 

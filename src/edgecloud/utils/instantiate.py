@@ -13,6 +13,8 @@ def _instantiate_each(group: DictConfig | None, kind: str) -> list:
         return []
     objects = []
     for name, node in group.items():
+        if node is None:  # disabled on purpose, e.g. callbacks.early_stopping=null
+            continue
         if not isinstance(node, DictConfig) or "_target_" not in node:
             raise ValueError(f"{kind} '{name}' has no _target_: {node}")
         objects.append(instantiate(node))
