@@ -103,7 +103,13 @@ def test_unknown_experiment_fails_at_composition(tmp_path, data_dir):
 
 def test_missing_value_is_reported_before_any_work(tmp_path, data_dir):
     cfg = compose_config("train", overrides=["data=coco_json"], tmp_path=tmp_path, data_dir=data_dir)
-    with pytest.raises(ValueError, match=r"missing \(\?\?\?\): .*data.class_names"):
+    with pytest.raises(ValueError, match=r"Missing mandatory value: data.class_names"):
+        check_config(cfg, required=("data",))
+
+
+def test_missing_value_without_interpolation_is_named(tmp_path, data_dir):
+    cfg = compose_config("train", overrides=["data=coco_json", "data.class_names=[car]"], tmp_path=tmp_path, data_dir=data_dir)
+    with pytest.raises(ValueError, match=r"missing \(\?\?\?\): data.train_videos.annotation_file"):
         check_config(cfg, required=("data",))
 
 

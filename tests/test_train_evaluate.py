@@ -69,16 +69,15 @@ def test_evaluate_reproduces_the_training_metric_and_records(trained_run, tmp_pa
     assert metrics["val/mAP"] == pytest.approx(train_metrics["val/mAP"], abs=1e-6)
 
     recording = DetectionRecording.open(tmp_path / "run" / "recording")
-    assert recording.class_names[:2] == ["pedestrian", "people"]
+    assert tuple(recording.class_names[:2]) == ("pedestrian", "people")
     (name,) = recording.sequence_names
     sequence = recording.sequence(name)
     assert sequence.num_frames == 12
     assert (sequence.height, sequence.width) == (96, 160)
     assert (sequence.latency_s > 0).all()
     assert (sequence.encoded_bytes > 500).all()
-    # no score threshold: every kept box is recorded, low scores included
-    scores = sequence.detections(0).scores
-    assert len(scores) == 100 and scores.min() < 0.05
+    # no score threshold: the detector's per-image limit, not a threshold, bounds the boxes
+    assert all(len(sequence.detections(i)) == 100 for i in range(sequence.num_frames))
 
 
 def test_resume_continues_from_last_checkpoint(trained_run, tmp_path, data_dir):

@@ -9,7 +9,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from edgecloud.utils.config import check_config
+from edgecloud.utils.config import check_config, without_hydra
 from edgecloud.utils.jsonio import write_json_report
 from edgecloud.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
@@ -31,7 +31,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(OmegaConf.to_container(without_hydra(cfg), resolve=True))
 
     if cfg.get("train", True):
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -6,6 +6,7 @@ import os
 import secrets
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 
 def _run_suffix() -> str:
@@ -22,13 +23,23 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("run_suffix", _run_suffix, use_cache=True)
 
 
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """The task's config without Hydra's own node (present when composed with
+    ``return_hydra_config``, as the tests do; ``@hydra.main`` leaves it out already)."""
+    return OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+
+
 def check_config(cfg: DictConfig, *, required: tuple[str, ...]) -> None:
     """Fail before any work if a required group is absent or any value is missing (``???``)
     or cannot be resolved, naming the key, instead of failing minutes into a run."""
     for key in required:
         if OmegaConf.select(cfg, key) is None:
             raise ValueError(f"config has no '{key}' section; choose one, e.g. {key}=<name>")
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        raise ValueError(f"config values are missing (???): {', '.join(missing)}")
-    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    task_config = without_hydra(cfg)
+    try:
+        missing = sorted(OmegaConf.missing_keys(task_config))
+        if missing:
+            raise ValueError(f"config values are missing (???): {', '.join(missing)}")
+        OmegaConf.to_container(task_config, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as error:
+        raise ValueError(f"config cannot be resolved: {error}") from error
