@@ -18,10 +18,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
+from edgecloud.data.annotations import VideoAnnotations
 from edgecloud.data.errors import DatasetFormatError
+from edgecloud.data.formats.common import FrameObjectsBuilder, label_numbers
 from edgecloud.data.frames import ImageFolderFrames
 
 NO_TRACK = -1
@@ -48,7 +47,7 @@ def read_coco_json(
     data = _load(path)
     labels = _category_labels(path, _section(path, data, "categories"), class_names)
     images = _read_images(path, _section(path, data, "images"))
-    frames = {image.id: _FrameObjects() for image in images}
+    frames = {image.id: FrameObjectsBuilder() for image in images}
     for index, element in enumerate(_section(path, data, "annotations")):
         _add_annotation(path, _Element("annotations", index, element), labels, frames)
     video_names = _video_names(path, data.get("videos"))
@@ -79,24 +78,6 @@ class _Image:
     file_name: str
     video_id: int | None
     frame_id: int | None
-
-
-class _FrameObjects:
-    """Accumulates one image's objects and ignore regions."""
-
-    def __init__(self) -> None:
-        self.boxes: list[tuple[float, float, float, float]] = []
-        self.labels: list[int] = []
-        self.track_ids: list[int] = []
-        self.ignore_boxes: list[tuple[float, float, float, float]] = []
-
-    def build(self) -> FrameAnnotations:
-        return FrameAnnotations(
-            boxes=np.array(self.boxes, dtype=np.float32).reshape(-1, 4),
-            labels=np.array(self.labels, dtype=np.int64),
-            track_ids=np.array(self.track_ids, dtype=np.int64),
-            ignore_boxes=np.array(self.ignore_boxes, dtype=np.float32).reshape(-1, 4),
-        )
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -156,8 +137,7 @@ def _category_labels(
         raise DatasetFormatError(path, "'categories' is empty")
     if class_names is None:
         class_names = [names[category_id] for category_id in sorted(names)]
-    elif len(set(class_names)) != len(class_names):
-        raise ValueError(f"class_names has duplicates: {list(class_names)}")
+    labels = label_numbers(class_names)
     for index, value in enumerate(categories):
         if value["name"] not in class_names:
             raise _fail(
@@ -168,7 +148,7 @@ def _category_labels(
     for name in class_names:
         if name not in names.values():
             raise DatasetFormatError(path, f"class_names entry {name!r} is not a category here")
-    return {category_id: list(class_names).index(name) + 1 for category_id, name in names.items()}
+    return {category_id: labels[name] for category_id, name in names.items()}
 
 
 def _read_images(path: Path, values: list[Any]) -> list[_Image]:
@@ -190,7 +170,7 @@ def _read_images(path: Path, values: list[Any]) -> list[_Image]:
 
 
 def _add_annotation(
-    path: Path, element: _Element, labels: dict[int, int], frames: dict[int, _FrameObjects]
+    path: Path, element: _Element, labels: dict[int, int], frames: dict[int, FrameObjectsBuilder]
 ) -> None:
     image_id = _field(path, element, "image_id", int)
     if image_id not in frames:
@@ -202,13 +182,12 @@ def _add_annotation(
     iscrowd = _field(path, element, "iscrowd", int, required=False) or 0
     if iscrowd not in (0, 1):
         raise _fail(path, element, f"'iscrowd' must be 0 or 1, got {iscrowd}")
-    frame = frames[image_id]
     if iscrowd:
-        frame.ignore_boxes.append(box)
-        return
-    frame.boxes.append(box)
-    frame.labels.append(labels[category_id])
-    frame.track_ids.append(_track_id(path, element))
+        frames[image_id].add_ignore(box)
+    else:
+        frames[image_id].add_object(
+            box, label=labels[category_id], track_id=_track_id(path, element)
+        )
 
 
 def _xyxy(path: Path, element: _Element) -> tuple[float, float, float, float]:
@@ -262,7 +241,7 @@ def _video(
     path: Path,
     image_root: Path,
     group: list[_Image],
-    frames: dict[int, _FrameObjects],
+    frames: dict[int, FrameObjectsBuilder],
     video_names: dict[int, str] | None,
     fps: float,
 ) -> VideoAnnotations:

@@ -8,17 +8,15 @@ name the XML line, which the parser records for every element.
 from __future__ import annotations
 
 import math
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.parsers import expat
 
-import numpy as np
-
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
 from edgecloud.data.errors import DatasetFormatError
+from edgecloud.data.formats.common import INTEGER, FrameObjectsBuilder, class_label_map
 from edgecloud.data.frames import VideoFileFrames
 
 D2CITY_CLASS_NAMES: tuple[str, ...] = (
@@ -37,7 +35,6 @@ D2CITY_CLASS_NAMES: tuple[str, ...] = (
 )
 """D2-City's twelve labels."""
 
-_INTEGER = re.compile(r"-?[0-9]+")
 _FLAGS = ("outside", "occluded", "keyframe")
 _COORDINATES = ("xtl", "ytl", "xbr", "ybr")
 
@@ -104,7 +101,7 @@ def parse_d2city_xml(
         raise DatasetFormatError(
             path, f"root element is <{root.tag}>, expected <annotations>", line=lines[root]
         )
-    frames = [_FrameObjects() for _ in range(num_frames)]
+    frames = [FrameObjectsBuilder() for _ in range(num_frames)]
     track_lines: dict[int, int] = {}
     for child in root:
         where = _Where(path, lines[child])
@@ -159,36 +156,9 @@ class _Where:
         return DatasetFormatError(self.path, problem, line=self.line)
 
 
-class _FrameObjects:
-    """Accumulates one frame's objects and ignore regions."""
-
-    def __init__(self) -> None:
-        self.boxes: list[tuple[float, float, float, float]] = []
-        self.labels: list[int] = []
-        self.track_ids: list[int] = []
-        self.ignore_boxes: list[tuple[float, float, float, float]] = []
-
-    def build(self) -> FrameAnnotations:
-        return FrameAnnotations(
-            boxes=np.array(self.boxes, dtype=np.float32).reshape(-1, 4),
-            labels=np.array(self.labels, dtype=np.int64),
-            track_ids=np.array(self.track_ids, dtype=np.int64),
-            ignore_boxes=np.array(self.ignore_boxes, dtype=np.float32).reshape(-1, 4),
-        )
-
-
 def _class_labels(class_names: Sequence[str]) -> dict[str, int]:
     """Map class names to labels ``1..C``; D2-City labels not in the map are ignore regions."""
-    if not class_names:
-        raise ValueError("class_names is empty")
-    if len(set(class_names)) != len(class_names):
-        raise ValueError(f"class_names has duplicates: {list(class_names)}")
-    for name in class_names:
-        if name not in D2CITY_CLASS_NAMES:
-            raise ValueError(
-                f"{name!r} is not a D2-City class; expected some of {D2CITY_CLASS_NAMES}"
-            )
-    return {name: i + 1 for i, name in enumerate(class_names)}
+    return class_label_map(class_names, known_names=D2CITY_CLASS_NAMES, dataset="D2-City")
 
 
 def _parse_xml(path: Path) -> tuple[ET.Element, dict[ET.Element, int]]:
@@ -225,7 +195,7 @@ def _check_size(
         return
     where = _Where(path, lines[size])
     text = (size.text or "").strip()
-    if not _INTEGER.fullmatch(text):
+    if not INTEGER.fullmatch(text):
         raise where.error(f"<size> is not an integer: {text!r}")
     if int(text) != num_frames:
         raise where.error(f"<size> says {int(text)} frames but the video has {num_frames}")
@@ -236,7 +206,7 @@ def _add_track(
     track: ET.Element,
     lines: dict[ET.Element, int],
     labels: dict[str, int],
-    frames: list[_FrameObjects],
+    frames: list[FrameObjectsBuilder],
     track_lines: dict[int, int],
 ) -> None:
     """Check one ``<track>`` and add its in-view boxes to the frames they belong to."""
@@ -265,14 +235,12 @@ def _add_track(
             _add_box(frames[box.frame], box, labels.get(label), track_id)
 
 
-def _add_box(frame: _FrameObjects, box: D2CityBox, label: int | None, track_id: int) -> None:
+def _add_box(frame: FrameObjectsBuilder, box: D2CityBox, label: int | None, track_id: int) -> None:
     xyxy = (box.xtl, box.ytl, box.xbr, box.ybr)
     if label is None:
-        frame.ignore_boxes.append(xyxy)
-        return
-    frame.boxes.append(xyxy)
-    frame.labels.append(label)
-    frame.track_ids.append(track_id)
+        frame.add_ignore(xyxy)
+    else:
+        frame.add_object(xyxy, label=label, track_id=track_id)
 
 
 def _parse_box(where: _Where, element: ET.Element, *, num_frames: int) -> D2CityBox:
@@ -297,7 +265,7 @@ def _attribute(where: _Where, element: ET.Element, name: str) -> str:
 
 def _integer_attribute(where: _Where, element: ET.Element, name: str) -> int:
     text = _attribute(where, element, name).strip()
-    if not _INTEGER.fullmatch(text):
+    if not INTEGER.fullmatch(text):
         raise where.error(f"{name} is not an integer: {text!r}")
     return int(text)
 

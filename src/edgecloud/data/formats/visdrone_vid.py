@@ -20,10 +20,9 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
 from edgecloud.data.errors import DatasetFormatError
+from edgecloud.data.formats.common import INTEGER, FrameObjectsBuilder, class_label_map
 from edgecloud.data.frames import ImageFolderFrames
 
 VISDRONE_CATEGORIES: tuple[str, ...] = (
@@ -48,7 +47,6 @@ VISDRONE_CLASS_NAMES: tuple[str, ...] = VISDRONE_CATEGORIES[1:11]
 OthersMode = Literal["ignore", "class"]
 
 _OTHERS = "others"
-_INTEGER = re.compile(r"-?[0-9]+")
 _FRAME_FILE = re.compile(r"[0-9]{7}\.jpg")
 
 
@@ -158,19 +156,17 @@ def _category_labels(class_names: Sequence[str], others: OthersMode) -> dict[int
     """Map VisDrone category ids to labels ``1..C``; unmapped categories are ignore regions."""
     if others not in ("ignore", "class"):
         raise ValueError(f"others must be 'ignore' or 'class', got {others!r}")
-    if not class_names:
-        raise ValueError("class_names is empty")
-    if len(set(class_names)) != len(class_names):
-        raise ValueError(f"class_names has duplicates: {list(class_names)}")
-    allowed = (*VISDRONE_CLASS_NAMES, _OTHERS) if others == "class" else VISDRONE_CLASS_NAMES
-    for name in class_names:
-        if name == _OTHERS and others == "ignore":
-            raise ValueError("'others' is in class_names but others='ignore'; use others='class'")
-        if name not in allowed:
-            raise ValueError(f"{name!r} is not a VisDrone class; expected some of {allowed}")
+    if others == "class":
+        allowed, refusals = (*VISDRONE_CLASS_NAMES, _OTHERS), None
+    else:
+        allowed = VISDRONE_CLASS_NAMES
+        refusals = {_OTHERS: "'others' is in class_names but others='ignore'; use others='class'"}
+    labels = class_label_map(
+        class_names, known_names=allowed, dataset="VisDrone", refusals=refusals
+    )
     if others == "class" and _OTHERS not in class_names:
         raise ValueError("others='class' needs 'others' in class_names")
-    return {VISDRONE_CATEGORIES.index(name): i + 1 for i, name in enumerate(class_names)}
+    return {VISDRONE_CATEGORIES.index(name): label for name, label in labels.items()}
 
 
 def _read_numbered_rows(path: Path) -> list[tuple[int, VisDroneRow]]:
@@ -198,7 +194,7 @@ def _parse_row(path: Path, number: int, line: str) -> VisDroneRow:
             line=number,
         )
     for name, text in zip(_FIELD_NAMES, texts, strict=True):
-        if not _INTEGER.fullmatch(text.strip()):
+        if not INTEGER.fullmatch(text.strip()):
             raise DatasetFormatError(path, f"{name} is not an integer: {text!r}", line=number)
     row = VisDroneRow(*(int(text) for text in texts))
     problem = _row_problem(row)
@@ -227,25 +223,15 @@ def _row_problem(row: VisDroneRow) -> str | None:
 
 def _frame_annotations(rows: list[VisDroneRow], labels: dict[int, int]) -> FrameAnnotations:
     """Split one frame's rows into labelled objects and ignore regions."""
-    evaluated = [row.score == 1 and row.object_category in labels for row in rows]
-    objects = [row for row, keep in zip(rows, evaluated, strict=True) if keep]
-    ignored = [row for row, keep in zip(rows, evaluated, strict=True) if not keep]
-    return FrameAnnotations(
-        boxes=_xyxy(objects),
-        labels=np.array([labels[row.object_category] for row in objects], dtype=np.int64),
-        track_ids=np.array([row.target_id for row in objects], dtype=np.int64),
-        ignore_boxes=_xyxy(ignored),
-    )
-
-
-def _xyxy(rows: list[VisDroneRow]) -> np.ndarray:
-    return np.array(
-        [
-            (r.bbox_left, r.bbox_top, r.bbox_left + r.bbox_width, r.bbox_top + r.bbox_height)
-            for r in rows
-        ],
-        dtype=np.float32,
-    ).reshape(-1, 4)
+    frame = FrameObjectsBuilder()
+    for row in rows:
+        left, top = row.bbox_left, row.bbox_top
+        box = (left, top, left + row.bbox_width, top + row.bbox_height)
+        if row.score == 1 and row.object_category in labels:
+            frame.add_object(box, label=labels[row.object_category], track_id=row.target_id)
+        else:
+            frame.add_ignore(box)
+    return frame.build()
 
 
 def _paired_sequences(sequence_dir: Path, annotation_dir: Path) -> list[str]:
