@@ -87,6 +87,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """
     check_config(cfg, required=("data", "model", "paths", "ckpt_path"))
     device = torch.device(cfg.device)
+    if cfg.cpu_threads is not None:
+        torch.set_num_threads(cfg.cpu_threads)
     datamodule = instantiate(cfg.data)
     module: DetectionModule = instantiate(cfg.model)
     load_checkpoint_weights(module, cfg.ckpt_path)
