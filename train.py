@@ -9,11 +9,11 @@ from pathlib import Path
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import hydra
+from omegaconf import DictConfig
 
-from edgecloud.cli.train import train  # noqa: E402
-from edgecloud.utils.config import register_resolvers  # noqa: E402
+from edgecloud.cli.train import train
+from edgecloud.utils.config import register_resolvers
 
 register_resolvers()
 

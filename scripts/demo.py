@@ -51,7 +51,9 @@ def print_table(reports: dict[str, dict]) -> None:
     print("\nmodel   mAP@0.5   mAP@[.5:.95]   recording")
     for role, report in reports.items():
         metrics = report["metrics"]
-        print(f"{role:<7} {metrics['val/mAP50']:>7.3f}   {metrics['val/mAP']:>12.3f}   {report['recording']}")
+        print(
+            f"{role:<7} {metrics['val/mAP50']:>7.3f}   {metrics['val/mAP']:>12.3f}   {report['recording']}"
+        )
 
 
 def main() -> None:

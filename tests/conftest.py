@@ -96,6 +96,8 @@ def data_dir(tmp_path_factory) -> Path:
 def tiny_world(data_dir, tmp_path_factory) -> Path:
     """The tiny synthetic world, generated through the data config as train.py would."""
     run_dir = tmp_path_factory.mktemp("world_run")
-    cfg = compose_config("train", overrides=TINY_WORLD_OVERRIDES, tmp_path=run_dir, data_dir=data_dir)
+    cfg = compose_config(
+        "train", overrides=TINY_WORLD_OVERRIDES, tmp_path=run_dir, data_dir=data_dir
+    )
     instantiate(cfg.data).prepare_data()
     return data_dir / "drone_world"

@@ -56,7 +56,7 @@ def _overrides(experiment: str, data_dir: Path) -> list[str]:
     since it is written in VisDrone's format) or a D2-City fixture."""
     overrides = [f"experiment={experiment}", "data.num_workers=0", "data.batch_size=2"]
     if experiment.startswith("react/d2city/"):
-        return overrides
+        return [*overrides, "data.train_frame_stride=1", "data.val_frame_stride=1"]
     overrides += TINY_WORLD_OVERRIDES
     if experiment.startswith("react/visdrone/"):
         overrides = [o for o in overrides if not o.startswith("data.prepare")]
@@ -70,7 +70,9 @@ def _overrides(experiment: str, data_dir: Path) -> list[str]:
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_composes_and_instantiates(experiment, tmp_path, data_dir):
-    cfg = compose_config("train", overrides=_overrides(experiment, data_dir), tmp_path=tmp_path, data_dir=data_dir)
+    cfg = compose_config(
+        "train", overrides=_overrides(experiment, data_dir), tmp_path=tmp_path, data_dir=data_dir
+    )
     check_config(cfg, required=("data", "model", "trainer"))
     datamodule = instantiate(cfg.data)
     module = instantiate(cfg.model)
@@ -93,28 +95,47 @@ def test_experiment_fast_dev_run(experiment, tmp_path, data_dir, tiny_world, d2c
 
 def test_unknown_key_fails_at_composition(tmp_path, data_dir):
     with pytest.raises(ConfigCompositionException, match="batchsize"):
-        compose_config("train", overrides=["data.batchsize=4"], tmp_path=tmp_path, data_dir=data_dir)
+        compose_config(
+            "train", overrides=["data.batchsize=4"], tmp_path=tmp_path, data_dir=data_dir
+        )
 
 
 def test_unknown_experiment_fails_at_composition(tmp_path, data_dir):
     with pytest.raises(ConfigCompositionException, match="no_such_model"):
-        compose_config("train", overrides=["experiment=react/no_such_model"], tmp_path=tmp_path, data_dir=data_dir)
+        compose_config(
+            "train",
+            overrides=["experiment=react/no_such_model"],
+            tmp_path=tmp_path,
+            data_dir=data_dir,
+        )
 
 
 def test_missing_value_is_reported_before_any_work(tmp_path, data_dir):
-    cfg = compose_config("train", overrides=["data=coco_json"], tmp_path=tmp_path, data_dir=data_dir)
+    cfg = compose_config(
+        "train", overrides=["data=coco_json"], tmp_path=tmp_path, data_dir=data_dir
+    )
     with pytest.raises(ValueError, match=r"Missing mandatory value: data.class_names"):
         check_config(cfg, required=("data",))
 
 
 def test_missing_value_without_interpolation_is_named(tmp_path, data_dir):
-    cfg = compose_config("train", overrides=["data=coco_json", "data.class_names=[car]"], tmp_path=tmp_path, data_dir=data_dir)
+    cfg = compose_config(
+        "train",
+        overrides=["data=coco_json", "data.class_names=[car]"],
+        tmp_path=tmp_path,
+        data_dir=data_dir,
+    )
     with pytest.raises(ValueError, match=r"missing \(\?\?\?\): data.train_videos.annotation_file"):
         check_config(cfg, required=("data",))
 
 
 def test_model_takes_num_classes_from_data(tmp_path, data_dir):
-    cfg = compose_config("train", overrides=["data=d2city", "model=fcos_r50_fpn"], tmp_path=tmp_path, data_dir=data_dir)
+    cfg = compose_config(
+        "train",
+        overrides=["data=d2city", "model=fcos_r50_fpn"],
+        tmp_path=tmp_path,
+        data_dir=data_dir,
+    )
     assert cfg.model.net.num_classes == 12
     with open_dict(cfg):
         cfg.data.class_names = ["car", "bus"]

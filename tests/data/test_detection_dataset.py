@@ -270,8 +270,16 @@ def test_setup_reads_videos_once(videos: list[VideoAnnotations]) -> None:
     assert reads == ["train"]
 
 
-def test_train_dataloader_yields_batches_of_lists(videos: list[VideoAnnotations]) -> None:
+def test_train_dataloader_drops_a_short_last_batch_by_default(
+    videos: list[VideoAnnotations],
+) -> None:
     datamodule = make_datamodule(videos, batch_size=2, horizontal_flip=0.0)
+    datamodule.setup("fit")
+    assert [len(images) for images, _ in datamodule.train_dataloader()] == [2, 2]
+
+
+def test_train_dataloader_yields_batches_of_lists(videos: list[VideoAnnotations]) -> None:
+    datamodule = make_datamodule(videos, batch_size=2, horizontal_flip=0.0, drop_last_train=False)
     datamodule.setup("fit")
     batches = list(datamodule.train_dataloader())
     assert [len(images) for images, _ in batches] == [2, 2, 1]

@@ -102,5 +102,5 @@ def test_load_weights_rejects_unrelated_files(tmp_path):
     torch.save({"something.else": torch.zeros(3)}, path)
     with pytest.raises(ValueError, match="no tensor in this file matches"):
         load_weights(detectors.tiny_fcos(num_classes=2), path)
-    with pytest.raises(FileNotFoundError, match="missing.pth"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.pth"):
         load_weights(detectors.tiny_fcos(num_classes=2), tmp_path / "missing.pth")

@@ -10,8 +10,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from edgecloud.utils.config import check_config, without_hydra
-from edgecloud.utils.jsonio import write_json_report
 from edgecloud.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from edgecloud.utils.jsonio import write_json_report
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,7 @@ class DetectionDataModule(LightningDataModule):
         val_frame_stride: int = 1,
         horizontal_flip: float = 0.5,
         pin_memory: bool = False,
+        drop_last_train: bool = True,
     ) -> None:
         super().__init__()
         if len(set(class_names)) != len(class_names) or not class_names:
@@ -51,6 +52,8 @@ class DetectionDataModule(LightningDataModule):
         self.val_frame_stride = val_frame_stride
         self.horizontal_flip = horizontal_flip
         self.pin_memory = pin_memory
+        # A last training batch of one image breaks batch norm on 1x1 feature maps (SSDlite).
+        self.drop_last_train = drop_last_train
         self.train_set: DetectionFrameDataset | None = None
         self.val_set: DetectionFrameDataset | None = None
 
@@ -66,18 +69,23 @@ class DetectionDataModule(LightningDataModule):
                 horizontal_flip=self.horizontal_flip,
             )
         if self.val_set is None:
-            self.val_set = DetectionFrameDataset(self._load_val(), frame_stride=self.val_frame_stride)
+            self.val_set = DetectionFrameDataset(
+                self._load_val(), frame_stride=self.val_frame_stride
+            )
 
     def val_videos(self) -> list[VideoAnnotations]:
         """The validation videos, whole (evaluation and recordings need every frame)."""
         self.prepare_data()
         return self._load_val()
 
-    def _loader(self, dataset: DetectionFrameDataset, *, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: DetectionFrameDataset, *, batch_size: int, shuffle: bool, drop_last: bool
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            drop_last=drop_last,
             num_workers=self.num_workers,
             collate_fn=collate_detection_batch,
             pin_memory=self.pin_memory,
@@ -85,7 +93,11 @@ class DetectionDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, batch_size=self.batch_size, shuffle=True)
+        return self._loader(
+            self.train_set, batch_size=self.batch_size, shuffle=True, drop_last=self.drop_last_train
+        )
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, batch_size=self.val_batch_size, shuffle=False)
+        return self._loader(
+            self.val_set, batch_size=self.val_batch_size, shuffle=False, drop_last=False
+        )

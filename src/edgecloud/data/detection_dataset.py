@@ -35,7 +35,9 @@ def target_to_annotations(target: dict[str, torch.Tensor]) -> FrameAnnotations:
     )
 
 
-def flip_target_horizontally(target: dict[str, torch.Tensor], *, width: int) -> dict[str, torch.Tensor]:
+def flip_target_horizontally(
+    target: dict[str, torch.Tensor], *, width: int
+) -> dict[str, torch.Tensor]:
     flipped = dict(target)
     for key in ("boxes", "ignore_boxes"):
         boxes = target[key].clone()

@@ -129,7 +129,9 @@ class VideoFileFrames:
                 self._path, f"video ended before frame {index} (expected {self._num_frames})"
             ) from error
         except av.error.FFmpegError as error:
-            raise DatasetFormatError(self._path, f"corrupt video at frame {index}: {error}") from error
+            raise DatasetFormatError(
+                self._path, f"corrupt video at frame {index}: {error}"
+            ) from error
 
     def close(self) -> None:
         if self._container is not None:

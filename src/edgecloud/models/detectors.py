@@ -237,4 +237,3 @@ def tiny_fcos(
 def parameter_count(model: nn.Module) -> int:
     """Number of parameters, for reports and tests."""
     return sum(parameter.numel() for parameter in model.parameters())
-

@@ -39,7 +39,9 @@ def _extract_state_dict(checkpoint: object, path: Path) -> dict[str, torch.Tenso
         return state
     if isinstance(checkpoint, dict) and "model" in checkpoint:
         return checkpoint["model"]
-    if isinstance(checkpoint, dict) and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+    if isinstance(checkpoint, dict) and all(
+        isinstance(v, torch.Tensor) for v in checkpoint.values()
+    ):
         return checkpoint
     raise ValueError(f"{path}: not a state dict, a Lightning checkpoint or a {{'model': ...}} dict")
 

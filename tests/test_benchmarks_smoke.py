@@ -1,0 +1,111 @@
+"""The benchmark scripts run end to end at a trivial size and write well-formed results.
+
+Only the shape of the results is checked, never a timing: timings depend on the machine and on
+whatever else it is running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (a script folder, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        f"benchmarks_{name}", BENCHMARKS_DIR / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look the module up in sys.modules while the class body runs.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_positive_seconds(values: list[float]) -> None:
+    assert values and all(isinstance(v, float) and v > 0 and math.isfinite(v) for v in values)
+
+
+def test_coco_eval_speed_smoke(tmp_path, capsys):
+    bench = load_benchmark("coco_eval_speed")
+    output = tmp_path / "coco.json"
+
+    result = bench.main(["--images", "20", "--repeats", "1", "--output", str(output)])
+
+    assert json.loads(output.read_text()) == json.loads(json.dumps(result))
+    assert result["agree"] and result["max_abs_diff"] < 1e-9
+    assert result["data"]["images"] == 20
+    assert result["data"]["ground_truth_boxes"] > 0 and result["data"]["ignore_regions"] > 0
+    assert result["data"]["detections"] > result["data"]["ground_truth_boxes"]
+    assert 0.0 < result["map"] < 1.0
+    for backend in ("faster", "pycocotools"):
+        assert_positive_seconds(result["backends"][backend]["times_s"])
+    assert set(result["stages"]) == {"conversion", "backend:faster", "backend:pycocotools"}
+    machine = result["machine"]
+    assert machine["cpu_count"] >= 1 and machine["date"]
+    assert set(machine["versions"]) == {"torch", "numpy", "faster-coco-eval", "pycocotools"}
+    table = capsys.readouterr().out
+    assert "| 20 |" in table and "speedup" in table
+
+
+def test_coco_synthetic_set_is_seeded():
+    bench = load_benchmark("coco_eval_speed")
+    config = bench.SyntheticConfig(images=3, seed=7)
+    a, b = bench.build_evaluation_set(config), bench.build_evaluation_set(config)
+    for frame_a, frame_b in zip(a.detections, b.detections, strict=True):
+        assert (frame_a.boxes == frame_b.boxes).all() and (frame_a.scores == frame_b.scores).all()
+    for frame in a.detections:
+        assert (frame.boxes[:, 2:] >= frame.boxes[:, :2]).all()
+        assert frame.boxes[:, [0, 2]].max() <= config.width
+        assert frame.boxes[:, [1, 3]].max() <= config.height
+
+
+def test_training_throughput_smoke(tmp_path, capsys):
+    bench = load_benchmark("training_throughput")
+    output = tmp_path / "throughput.json"
+
+    report = bench.main(
+        [
+            "--models", "tiny_fcos",
+            "--image-size", "64", "96",
+            "--batch-size", "2",
+            "--steps", "2",
+            "--warmup-steps", "1",
+            "--rounds", "1",
+            "--output", str(output),
+        ]
+    )  # fmt: skip
+
+    written = json.loads(output.read_text())
+    assert written == json.loads(json.dumps(report))
+    [result] = written["results"]
+    assert result["model"] == "tiny_fcos" and result["parameters"] > 0
+    assert result["spec"]["image_size"] == [64, 96]
+    for method in ("plain", "lightning"):
+        summary = result["methods"][method]
+        [run] = summary["runs"]
+        assert len(run["step_s"]) == 2
+        assert_positive_seconds(run["step_s"])
+        assert run["images_per_s"] > 0 and summary["peak_memory_bytes"] is None
+        assert math.isfinite(summary["first_loss"])
+    # Same seed, same data, same optimizer: both methods start from the same loss.
+    plain, lightning = (result["methods"][m]["first_loss"] for m in ("plain", "lightning"))
+    assert plain == pytest.approx(lightning, rel=1e-5)
+    assert result["lightning_over_plain"] > 0
+    table = capsys.readouterr().out
+    assert "| tiny_fcos | 2 | 64x96 |" in table
+
+
+def test_training_throughput_rejects_amp_on_cpu():
+    bench = load_benchmark("training_throughput")
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--amp", "--device", "cpu"])
