@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.detections import FrameDetections
 from edgecloud.metrics import coco as coco_module
 from edgecloud.metrics.coco import DetectionMetrics, evaluate_detections
+from edgecloud.utils.machine import cpu_model, package_version
 
 BACKENDS = ("faster", "pycocotools")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "coco_eval_speed.json"
@@ -249,23 +249,6 @@ def metric_differences(a: DetectionMetrics, b: DetectionMetrics) -> dict[str, fl
 
 
 # --- reporting -------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def machine_info(packages: Sequence[str] = ()) -> dict[str, Any]:

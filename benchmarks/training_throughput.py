@@ -41,7 +41,6 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ from torch.utils.data import DataLoader
 from edgecloud.data.detection_dataset import collate_detection_batch
 from edgecloud.models import detectors
 from edgecloud.tasks.detection import DetectionModule
+from edgecloud.utils.machine import cpu_model, package_version
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MODELS = (
@@ -416,23 +416,6 @@ def benchmark_model(spec: RunSpec, *, rounds: int) -> ModelResult:
 
 
 # --- reporting -------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def machine_info(device: str) -> dict[str, Any]:

@@ -65,6 +65,32 @@ def ssdlite_mobilenet_v3(
     return model
 
 
+def _untrained_torchvision_detector(
+    build: Callable[..., nn.Module],
+    *,
+    num_classes: int,
+    min_size: int,
+    max_size: int,
+    score_thresh: float,
+    detections_per_img: int,
+    two_stage: bool,
+) -> nn.Module:
+    """Call a torchvision builder with no weights at all (nothing is downloaded). Two-stage
+    detectors name their output limits ``box_score_thresh``/``box_detections_per_img``."""
+    prefix = "box_" if two_stage else ""
+    return build(
+        weights=None,
+        weights_backbone=None,
+        num_classes=_with_background(num_classes),
+        min_size=min_size,
+        max_size=max_size,
+        **{
+            f"{prefix}score_thresh": score_thresh,
+            f"{prefix}detections_per_img": detections_per_img,
+        },
+    )
+
+
 def fasterrcnn_mobilenet_v3_fpn(
     *,
     num_classes: int,
@@ -74,14 +100,14 @@ def fasterrcnn_mobilenet_v3_fpn(
     detections_per_img: int = 100,
 ) -> detection.FasterRCNN:
     """Faster R-CNN with a MobileNetV3-Large FPN backbone (torchvision's "320" edge variant)."""
-    return detection.fasterrcnn_mobilenet_v3_large_320_fpn(
-        weights=None,
-        weights_backbone=None,
-        num_classes=_with_background(num_classes),
+    return _untrained_torchvision_detector(
+        detection.fasterrcnn_mobilenet_v3_large_320_fpn,
+        num_classes=num_classes,
         min_size=min_size,
         max_size=max_size,
-        box_score_thresh=score_thresh,
-        box_detections_per_img=detections_per_img,
+        score_thresh=score_thresh,
+        detections_per_img=detections_per_img,
+        two_stage=True,
     )
 
 
@@ -94,14 +120,14 @@ def fasterrcnn_r50_fpn_v2(
     detections_per_img: int = 100,
 ) -> detection.FasterRCNN:
     """Faster R-CNN ResNet-50 FPN v2 (Li et al. 2021 recipe). Upscales to ``min_size``."""
-    return detection.fasterrcnn_resnet50_fpn_v2(
-        weights=None,
-        weights_backbone=None,
-        num_classes=_with_background(num_classes),
+    return _untrained_torchvision_detector(
+        detection.fasterrcnn_resnet50_fpn_v2,
+        num_classes=num_classes,
         min_size=min_size,
         max_size=max_size,
-        box_score_thresh=score_thresh,
-        box_detections_per_img=detections_per_img,
+        score_thresh=score_thresh,
+        detections_per_img=detections_per_img,
+        two_stage=True,
     )
 
 
@@ -114,14 +140,14 @@ def retinanet_r50_fpn_v2(
     detections_per_img: int = 100,
 ) -> detection.RetinaNet:
     """RetinaNet ResNet-50 FPN v2. Upscales to ``min_size``."""
-    return detection.retinanet_resnet50_fpn_v2(
-        weights=None,
-        weights_backbone=None,
-        num_classes=_with_background(num_classes),
+    return _untrained_torchvision_detector(
+        detection.retinanet_resnet50_fpn_v2,
+        num_classes=num_classes,
         min_size=min_size,
         max_size=max_size,
         score_thresh=score_thresh,
         detections_per_img=detections_per_img,
+        two_stage=False,
     )
 
 
@@ -134,14 +160,14 @@ def fcos_r50_fpn(
     detections_per_img: int = 100,
 ) -> detection.FCOS:
     """FCOS ResNet-50 FPN: anchor-free, the stand-in for REACT's CenterNet. Upscales to ``min_size``."""
-    return detection.fcos_resnet50_fpn(
-        weights=None,
-        weights_backbone=None,
-        num_classes=_with_background(num_classes),
+    return _untrained_torchvision_detector(
+        detection.fcos_resnet50_fpn,
+        num_classes=num_classes,
         min_size=min_size,
         max_size=max_size,
         score_thresh=score_thresh,
         detections_per_img=detections_per_img,
+        two_stage=False,
     )
 
 
