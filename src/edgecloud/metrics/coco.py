@@ -157,9 +157,11 @@ def _check_boxes(boxes: np.ndarray, where: str) -> None:
         raise ValueError(f"{where}: boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1")
 
 
-def _xywh(box: np.ndarray) -> list[float]:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return [x1, y1, x2 - x1, y2 - y1]
+def _xywh_rows(boxes: np.ndarray) -> list[list[float]]:
+    """xyxy boxes as COCO ``[x, y, w, h]`` lists in float64, in one vectorised step (a
+    per-value ``float()`` loop was a third of the whole evaluation time)."""
+    xyxy = boxes.astype(np.float64).reshape(-1, 4)
+    return np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1).tolist()
 
 
 def _ground_truth_dataset(
@@ -176,13 +178,15 @@ def _ground_truth_dataset(
     annotations = []
     for image_id, frame in enumerate(ground_truth, start=1):
         crowd = [
-            (box, label, 1) for box in frame.ignore_boxes for label in range(1, num_classes + 1)
+            (xywh, label, 1)
+            for xywh in _xywh_rows(frame.ignore_boxes)
+            for label in range(1, num_classes + 1)
         ]
         regular = [
-            (box, int(label), 0) for box, label in zip(frame.boxes, frame.labels, strict=True)
+            (xywh, label, 0)
+            for xywh, label in zip(_xywh_rows(frame.boxes), frame.labels.tolist(), strict=True)
         ]
-        for box, label, iscrowd in regular + crowd:
-            xywh = _xywh(box)
+        for xywh, label, iscrowd in regular + crowd:
             annotations.append(
                 {
                     # COCO treats id 0 as "unmatched", so ids start at 1.
@@ -200,13 +204,11 @@ def _ground_truth_dataset(
 def _detection_results(detections: Sequence[FrameDetections]) -> Iterator[dict[str, Any]]:
     """``loadRes``-style result entries, one per detection."""
     for image_id, frame in enumerate(detections, start=1):
-        for box, label, score in zip(frame.boxes, frame.labels, frame.scores, strict=True):
-            yield {
-                "image_id": image_id,
-                "category_id": int(label),
-                "bbox": _xywh(box),
-                "score": float(score),
-            }
+        rows = zip(
+            _xywh_rows(frame.boxes), frame.labels.tolist(), frame.scores.tolist(), strict=True
+        )
+        for xywh, label, score in rows:
+            yield {"image_id": image_id, "category_id": label, "bbox": xywh, "score": score}
 
 
 def _run_backend(
