@@ -36,12 +36,13 @@ TINY_WORLD_OVERRIDES = [
 
 
 def pytest_collection_modifyitems(config, items):
-    if torch.cuda.is_available():
-        return
-    skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none on this machine")
+    """Tests marked ``gpu`` run only where CUDA is available."""
+    requires_cuda = pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="needs a CUDA device; none on this machine"
+    )
     for item in items:
         if "gpu" in item.keywords:
-            item.add_marker(skip_gpu)
+            item.add_marker(requires_cuda)
 
 
 def experiment_names() -> list[str]:
