@@ -140,3 +140,17 @@ def test_model_takes_num_classes_from_data(tmp_path, data_dir):
     with open_dict(cfg):
         cfg.data.class_names = ["car", "bus"]
     assert cfg.model.net.num_classes == 2
+
+
+@pytest.mark.slow
+def test_ddp_sim_trains_in_two_processes_and_scores_all_ranks(tmp_path, data_dir, tiny_world):
+    overrides = [
+        *_overrides("react/tiny_edge", data_dir),
+        "trainer=ddp_sim",
+        "debug=fdr",
+        "data.train_frame_stride=1",
+    ]
+    cfg = compose_config("train", overrides=overrides, tmp_path=tmp_path, data_dir=data_dir)
+    metrics = train(cfg)
+    assert np.isfinite(metrics["train/loss"])
+    assert 0.0 <= metrics["val/mAP50"] <= 1.0
