@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import datetime
 import io
 import json
 import math
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -35,7 +32,7 @@ from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.detections import FrameDetections
 from edgecloud.metrics import coco as coco_module
 from edgecloud.metrics.coco import DetectionMetrics, evaluate_detections
-from edgecloud.utils.machine import cpu_model, package_version
+from edgecloud.utils.machine import describe_machine
 
 BACKENDS = ("faster", "pycocotools")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "coco_eval_speed.json"
@@ -251,26 +248,6 @@ def metric_differences(a: DetectionMetrics, b: DetectionMetrics) -> dict[str, fl
 # --- reporting -------------------------------------------------------------------------------
 
 
-def machine_info(packages: Sequence[str] = ()) -> dict[str, Any]:
-    """What the numbers were measured on; load average shows how busy the shared CPU was."""
-    import torch
-
-    info: dict[str, Any] = {
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpus_available": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else None,
-        "torch_threads": torch.get_num_threads(),
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    info["versions"] = {name: package_version(name) for name in packages}
-    return info
-
-
 def markdown_table(result: dict[str, Any]) -> str:
     """The end-to-end row, then where the time goes (shared conversion vs the library)."""
     data, backends, stages = result["data"], result["backends"], result["stages"]
@@ -322,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         detections_per_image=args.detections_per_image,
         seed=args.seed,
     )
-    machine = machine_info(["torch", "numpy", "faster-coco-eval", "pycocotools"])
+    machine = describe_machine(["torch", "numpy", "faster-coco-eval", "pycocotools"])
     data = build_evaluation_set(config)
     times, metrics = time_backends(data, repeats=args.repeats)
     stages = time_stages(data, repeats=args.repeats)

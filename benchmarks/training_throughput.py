@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import gc
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
@@ -53,7 +51,7 @@ from torch.utils.data import DataLoader
 from edgecloud.data.detection_dataset import collate_detection_batch
 from edgecloud.models import detectors
 from edgecloud.tasks.detection import DetectionModule
-from edgecloud.utils.machine import cpu_model, package_version
+from edgecloud.utils.machine import describe_machine
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MODELS = (
@@ -419,22 +417,8 @@ def benchmark_model(spec: RunSpec, *, rounds: int) -> ModelResult:
 
 
 def machine_info(device: str) -> dict[str, Any]:
-    """What the numbers were measured on; load average shows how busy the shared CPU was."""
-    info: dict[str, Any] = {
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpus_available": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else None,
-        "torch_threads": torch.get_num_threads(),
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "versions": {
-            name: package_version(name) for name in ("torch", "torchvision", "lightning", "numpy")
-        },
-    }
+    """What the numbers were measured on, plus the GPU when one was used."""
+    info = describe_machine(("torch", "torchvision", "lightning", "numpy"))
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
         info["cuda"] = torch.version.cuda

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import os
 import platform
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 
 def cpu_model() -> str:
@@ -24,3 +28,23 @@ def package_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def describe_machine(packages: Sequence[str] = ()) -> dict[str, Any]:
+    """What a measurement ran on. The load average shows how busy a shared CPU was, which
+    matters more than the model name on a 2-core machine."""
+    import torch
+
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else None,
+        "torch_threads": torch.get_num_threads(),
+        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "versions": {name: package_version(name) for name in packages},
+    }
