@@ -77,6 +77,12 @@ class SequenceRecording:
             scores=self._arrays["det_scores"][rows],
         )
 
+    def detection_arrays(self) -> dict[str, np.ndarray]:
+        """Every frame's detections at once, read-only, in the file's CSR layout (frame ``i`` owns
+        rows ``det_offsets[i]:det_offsets[i + 1]`` of ``det_boxes``, ``det_labels`` and
+        ``det_scores``), for consumers that filter whole sequences with numpy."""
+        return {key: self._arrays[key] for key in RAGGED_GROUPS["det_offsets"] | {"det_offsets": ()}}
+
     def ground_truth(self, index: int) -> FrameAnnotations:
         """Ground truth of frame ``index``, including its ignore regions."""
         rows = self._rows("gt_offsets", index)

@@ -1,0 +1,1 @@
+"""Trace-driven discrete-event simulator: engine, latency sources, model server and scenarios."""
