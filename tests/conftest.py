@@ -45,10 +45,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(requires_cuda)
 
 
-def experiment_names() -> list[str]:
-    """Every experiment config, as ``react/tiny_edge`` etc."""
+def experiment_names(*, task: str = "train") -> list[str]:
+    """Every experiment config of a task, as ``react/tiny_edge`` (train) or
+    ``react/sim/baselines`` (simulate: the files under a ``sim/`` folder)."""
     root = CONFIG_DIR / "experiment"
-    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+    names = sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+    return [name for name in names if ("/sim/" in name) == (task == "simulate")]
 
 
 def shrink_model(cfg: DictConfig, *, height: int, width: int) -> None:

@@ -81,7 +81,9 @@ class SequenceRecording:
         """Every frame's detections at once, read-only, in the file's CSR layout (frame ``i`` owns
         rows ``det_offsets[i]:det_offsets[i + 1]`` of ``det_boxes``, ``det_labels`` and
         ``det_scores``), for consumers that filter whole sequences with numpy."""
-        return {key: self._arrays[key] for key in RAGGED_GROUPS["det_offsets"] | {"det_offsets": ()}}
+        return {
+            key: self._arrays[key] for key in RAGGED_GROUPS["det_offsets"] | {"det_offsets": ()}
+        }
 
     def ground_truth(self, index: int) -> FrameAnnotations:
         """Ground truth of frame ``index``, including its ignore regions."""

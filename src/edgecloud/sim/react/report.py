@@ -1,0 +1,223 @@
+"""Turn finished REACT simulations into what a paper reports: accuracy of what was displayed,
+per-frame rows, and the systems figures (traffic, cost, response time, staleness, load)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import numpy as np
+
+from edgecloud.data.annotations import FrameAnnotations
+from edgecloud.detections import FrameDetections
+from edgecloud.metrics.coco import evaluate_detections
+from edgecloud.metrics.tide import tide_errors
+from edgecloud.sim.react.device import CLOUD_FUSED, EDGE_DETECTED, TRACKED, EdgeDevice
+from edgecloud.sim.react.scenario import UnitResult
+from edgecloud.sim.summary import distribution
+
+FRAME_COLUMNS = (
+    "device",
+    "sequence",
+    "frame",
+    "capture_s",
+    "processed",
+    "tracked",
+    "edge_detected",
+    "cloud_fused",
+    "cloud_sent",
+    "shown_frame",
+    "display_staleness_frames",
+    "shown_objects",
+)
+
+
+def displayed_outputs(device: EdgeDevice, *, deadline_frames: float) -> np.ndarray:
+    """For every frame ``j``, the index of the pipeline output scored for it: the newest output
+    about a frame ``<= j`` that was published by ``j``'s deadline (``capture_j +
+    deadline_frames / fps``); -1 while nothing has been shown yet."""
+    frames = np.arange(device.num_frames)
+    deadlines = device.start_time_s + (frames + deadline_frames) / device.fps
+    times = np.asarray(device.timeline.output_times, dtype=np.float64)
+    output_frames = np.asarray(device.timeline.output_frames, dtype=np.int64)
+    published = np.searchsorted(times, deadlines, side="right") - 1
+    not_from_the_future = np.searchsorted(output_frames, frames, side="right") - 1
+    return np.minimum(published, not_from_the_future)
+
+
+@dataclass
+class ReplayReport:
+    """Accumulates simulation units; :meth:`results` gives the ``results.json`` content."""
+
+    class_names: tuple[str, ...]
+    deadline_frames: float
+    score_accuracy: bool
+    score_tide: bool
+    usd_per_1000_requests: float
+    frames_csv: TextIO | None = None
+    ground_truth: list[FrameAnnotations] = field(default_factory=list)
+    displayed: list[FrameDetections] = field(default_factory=list)
+    image_sizes: list[tuple[int, int]] = field(default_factory=list)
+    response_times: list[float] = field(default_factory=list)
+    cloud_staleness: list[int] = field(default_factory=list)
+    display_staleness: list[int] = field(default_factory=list)
+    queue_waits: list[float] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._writer = csv.writer(self.frames_csv) if self.frames_csv is not None else None
+        if self._writer is not None:
+            self._writer.writerow(FRAME_COLUMNS)
+
+    def _count(self, key: str, value: float) -> None:
+        self.counts[key] = self.counts.get(key, 0) + value
+
+    def add(self, unit: UnitResult) -> None:
+        for device in unit.devices:
+            self._add_device(device)
+        self._count("simulated_s", unit.horizon_s)
+        if unit.server is not None:
+            self._count("server_served", unit.server.requests_served)
+            self._count("server_busy_s", sum(unit.server.busy_time_per_worker))
+            self._count("server_capacity_s", unit.server.num_workers * unit.horizon_s)
+            self._count("server_batches", unit.server.batches)
+            self.queue_waits.extend(unit.server.queue_waits)
+
+    def _add_device(self, device: EdgeDevice) -> None:
+        timeline = device.timeline
+        duration = device.num_frames / device.fps
+        self._count("devices", 1)
+        self._count("frames", device.num_frames)
+        self._count("device_s", duration)
+        self._count("edge_busy_s", timeline.edge_busy_s)
+        self._count("discarded_cloud_results", timeline.discarded_results)
+        for request in timeline.requests:
+            self._count("requests", 1)
+            self._count("bytes_up", request.request_bytes)
+            if np.isfinite(request.response_time):
+                self._count("responses", 1)
+                self._count("bytes_down", request.response_bytes)
+                self.response_times.append(request.response_time)
+            if request.fused_frame >= 0:
+                self.cloud_staleness.append(request.fused_frame - request.frame)
+        actions = timeline.actions
+        self._count("edge_detections", sum(1 for a in actions.values() if a & EDGE_DETECTED))
+        self._count("processed_frames", len(actions))
+        if not device.pipeline:
+            return
+        shown = displayed_outputs(device, deadline_frames=self.deadline_frames)
+        output_frames = np.asarray(timeline.output_frames, dtype=np.int64)
+        shown_frames = np.where(shown >= 0, output_frames[np.maximum(shown, 0)], -1)
+        staleness = np.where(shown >= 0, np.arange(device.num_frames) - shown_frames, -1)
+        self.display_staleness.extend(int(s) for s in staleness[shown >= 0])
+        sequence = device.sequence
+        sent = set(timeline.sent_frames)
+        empty = FrameDetections()
+        for frame in range(device.num_frames):
+            index = int(shown[frame])
+            objects = timeline.output_objects[index] if index >= 0 else None
+            if self.score_accuracy:
+                recorded = frame % sequence.num_frames
+                self.ground_truth.append(sequence.ground_truth.ground_truth(recorded))
+                self.image_sizes.append((sequence.height, sequence.width))
+                self.displayed.append(
+                    empty
+                    if objects is None
+                    else FrameDetections(
+                        boxes=objects.boxes.astype(np.float32),
+                        labels=objects.labels,
+                        scores=objects.scores.astype(np.float32),
+                    )
+                )
+            if self._writer is not None:
+                action = actions.get(frame)
+                self._writer.writerow(
+                    (
+                        device.device_id,
+                        sequence.name,
+                        frame,
+                        f"{device.capture_time(frame):.6f}",
+                        int(action is not None),
+                        int(bool(action and action & TRACKED)),
+                        int(bool(action and action & EDGE_DETECTED)),
+                        int(bool(action and action & CLOUD_FUSED)),
+                        int(frame in sent),
+                        int(shown_frames[frame]),
+                        int(staleness[frame]),
+                        0 if objects is None else len(objects),
+                    )
+                )
+
+    def results(self) -> dict:
+        """``results.json``: flat ``metrics`` plus the sorted response times for CDFs."""
+        counts = self.counts
+        metrics: dict[str, float | None] = {}
+        if self.score_accuracy and self.displayed:
+            coco = evaluate_detections(
+                ground_truth=self.ground_truth,
+                detections=self.displayed,
+                class_names=self.class_names,
+                image_sizes=self.image_sizes,
+            )
+            metrics.update(coco.as_dict(prefix="sim/"))
+            if self.score_tide:
+                tide = tide_errors(
+                    ground_truth=self.ground_truth,
+                    detections=self.displayed,
+                    class_names=self.class_names,
+                )
+                metrics.update(tide.as_dict(prefix="sim/"))
+        device_s = counts.get("device_s", 0.0)
+        requests = counts.get("requests", 0)
+        metrics.update(
+            {
+                "sim/devices": counts.get("devices", 0),
+                "sim/frames": counts.get("frames", 0),
+                "sim/simulated_s": counts.get("simulated_s", 0.0),
+                "sim/processed_frames": counts.get("processed_frames", 0),
+                "sim/edge_detections": counts.get("edge_detections", 0),
+                "sim/edge_utilisation": _ratio(counts.get("edge_busy_s", 0.0), device_s),
+                "sim/requests": requests,
+                "sim/responses": counts.get("responses", 0),
+                "sim/discarded_cloud_results": counts.get("discarded_cloud_results", 0),
+                "sim/cost_usd": requests * self.usd_per_1000_requests / 1000.0,
+                "sim/bytes_up": counts.get("bytes_up", 0),
+                "sim/bytes_down": counts.get("bytes_down", 0),
+                "sim/mbps_up": _ratio(8e-6 * counts.get("bytes_up", 0), device_s),
+                "sim/mbps_down": _ratio(8e-6 * counts.get("bytes_down", 0), device_s),
+                "sim/server_throughput_rps": _ratio(
+                    counts.get("server_served", 0), counts.get("simulated_s", 0.0)
+                ),
+                "sim/server_utilisation": _ratio(
+                    counts.get("server_busy_s", 0.0), counts.get("server_capacity_s", 0.0)
+                ),
+                "sim/server_mean_batch_size": _ratio(
+                    counts.get("server_served", 0), counts.get("server_batches", 0)
+                ),
+            }
+        )
+        for name, values in (
+            ("response_time", self.response_times),
+            ("server_queue_wait", self.queue_waits),
+            ("cloud_staleness", self.cloud_staleness),
+            ("display_staleness", self.display_staleness),
+        ):
+            unit = "s" if name in ("response_time", "server_queue_wait") else "frames"
+            for key, value in distribution(values).items():
+                metrics[f"sim/{name}_{key}_{unit}"] = value
+        return {"metrics": metrics, "response_times_s": sorted(self.response_times)}
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def summarize_metrics(metrics: dict, *, keys: Sequence[str]) -> str:
+    """One line of the chosen metrics for logs."""
+    parts = []
+    for key in keys:
+        value = metrics.get(key)
+        parts.append(f"{key}={value:.4g}" if isinstance(value, float | int) else f"{key}=n/a")
+    return "  ".join(parts)
