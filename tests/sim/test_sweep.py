@@ -22,10 +22,10 @@ from edgecloud.sim.sweep import (
     SweepError,
     aggregate_sweep,
     collect_sweep,
+    format_table,
     heatmap_grid,
     job_labels,
     main,
-    print_table,
     scaling_series,
 )
 
@@ -296,7 +296,7 @@ def test_scaling_series_by_key_or_one_server_series(tmp_path):
 
 
 def test_print_table(methods_sweep):
-    table = print_table(
+    table = format_table(
         collect_sweep(methods_sweep),
         label_key="method",
         metrics=["sim/mAP50", "sim/response_time_p50_s", "sim/absent"],

@@ -314,7 +314,7 @@ def scaling_series(
     return devices, series
 
 
-def print_table(jobs: Sequence[SweepJob], *, label_key: str | None, metrics: Sequence[str]) -> str:
+def format_table(jobs: Sequence[SweepJob], *, label_key: str | None, metrics: Sequence[str]) -> str:
     """A plain-text table, one row per job (labelled as :func:`job_labels` does) and one
     column per metric (``sim/`` dropped from headers, "-" where undefined), e.g. for
     ``make demo`` to compare REACT with its baselines. Returns the text; printing is the
@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.table:
             jobs = collect_sweep(args.sweep_dir)
-            print(print_table(jobs, label_key=args.label_key, metrics=args.table))
+            print(format_table(jobs, label_key=args.label_key, metrics=args.table))
     except SweepError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
