@@ -116,13 +116,18 @@ def open_recordings(
     return edge_recording, cloud_recording
 
 
-def check_same_video(
-    edge: SequenceRecording, cloud: SequenceRecording, *, cloud_root: Path
+def check_same_videos(
+    edge: DetectionRecording, cloud: DetectionRecording, *, sequences: list[str]
 ) -> None:
-    for field in ("num_frames", "fps", "height", "width"):
-        if getattr(edge, field) != getattr(cloud, field):
-            raise RecordingFormatError(
-                cloud_root / "manifest.json",
-                f"sequence {edge.name!r}: {field} is {getattr(cloud, field)} in the cloud "
-                f"recording but {getattr(edge, field)} in the edge recording",
-            )
+    """Refuse, before any replay, recordings whose ``sequences`` differ in frame count, frame rate
+    or size (the manifests hold these, so nothing is loaded)."""
+    edge_entries = {entry["name"]: entry for entry in edge.manifest["sequences"]}
+    cloud_entries = {entry["name"]: entry for entry in cloud.manifest["sequences"]}
+    for name in sequences:
+        for key in ("num_frames", "fps", "height", "width"):
+            if edge_entries[name][key] != cloud_entries[name][key]:
+                raise RecordingFormatError(
+                    cloud.root / "manifest.json",
+                    f"sequence {name!r}: {key} is {cloud_entries[name][key]} in the cloud "
+                    f"recording but {edge_entries[name][key]} in the edge recording",
+                )

@@ -87,7 +87,12 @@ class ReplayReport:
 
     def _add_device(self, device: EdgeDevice) -> None:
         timeline = device.timeline
-        duration = device.num_frames / device.fps
+        # a device is active from its first capture until its video ends or its last output
+        # is published, whichever is later
+        last_output = (
+            timeline.output_times[-1] - device.start_time_s if timeline.output_times else 0.0
+        )
+        duration = max(device.num_frames / device.fps, last_output)
         self._count("devices", 1)
         self._count("frames", device.num_frames)
         self._count("device_s", duration)

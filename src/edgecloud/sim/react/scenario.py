@@ -26,7 +26,7 @@ from edgecloud.sim.react.inputs import (
     FrameCache,
     ReplaySequence,
     ThresholdedDetections,
-    check_same_video,
+    check_same_videos,
     open_recordings,
 )
 from edgecloud.sim.react.policy import ReactPolicy
@@ -99,6 +99,7 @@ class ReactScenario:
     ) -> None:
         self.edge, self.cloud = open_recordings(edge=edge_recording, cloud=cloud_recording)
         self.sequences = self._select_sequences(sequences)
+        check_same_videos(self.edge, self.cloud, sequences=self.sequences)
         self.policy = policy
         self.layout = layout
         self.uplink = uplink
@@ -112,9 +113,13 @@ class ReactScenario:
         self.tracker_factory = tracker_factory
         self.tracker_latency = tracker_latency
         needs_pixels = (
-            tracker_factory is not None and policy.tracking and tracker_factory().needs_pixels
+            layout.pipeline
+            and policy.tracking
+            and tracker_factory is not None
+            and tracker_factory().needs_pixels
         )
-        self.needs_frames = layout.pipeline and (needs_pixels or policy.uses_motion)
+        # the change detector gates cloud requests too, so load generators need it as well
+        self.needs_frames = needs_pixels or policy.uses_motion
         self.frames_root = Path(frames_root) if frames_root is not None else None
         if self.needs_frames and (self.frames_root is None or not self.frames_root.is_dir()):
             raise FileNotFoundError(
@@ -144,7 +149,6 @@ class ReactScenario:
     def load_sequence(self, name: str) -> ReplaySequence:
         edge = self.edge.sequence(name)
         cloud = self.cloud.sequence(name)
-        check_same_video(edge, cloud, cloud_root=self.cloud.root)
         frames = motion = None
         if self.needs_frames:
             frames = FrameCache(directory=self.frames_root / name, num_frames=edge.num_frames)
@@ -223,5 +227,6 @@ class ReactScenario:
             horizon = max(horizon, device.capture_time(num_frames))
             simulation.schedule_all(device.first_events())
         simulation.run()
-        horizon = max(horizon, simulation.now)
+        last_outputs = [d.timeline.output_times[-1] for d in devices if d.timeline.output_times]
+        horizon = max(horizon, simulation.now, *last_outputs)
         return UnitResult(devices=devices, server=server.stats, horizon_s=horizon)
