@@ -63,40 +63,56 @@ def react_fuse(
         raise ValueError(f"iou_threshold must lie in (0, 1], got {iou_threshold}")
     if not 0.0 <= decay <= 1.0:
         raise ValueError(f"decay must lie in [0, 1], got {decay}")
-    new = ObjectSet.from_detections(
-        boxes=boxes, labels=labels, scores=scores, source=source, first_id=next_id
-    )
-    others = current.select(current.sources != int(source))
-    if len(others) == 0 or len(new) == 0:
-        kept = others if unmatched_current is UnmatchedPolicy.KEEP else others.select(slice(0, 0))
-        return ObjectSet.concatenate([kept, new]), next_id + len(new)
+    num_new = len(labels)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(num_new, 4)
+    others = np.flatnonzero(current.sources != int(source))
+    matched_current = matched_new = np.zeros(0, dtype=np.int64)
+    if num_new and len(others):
+        overlap = pairwise_iou(current.boxes[others], boxes)
+        overlap[overlap < iou_threshold] = 0.0
+        rows, cols = linear_sum_assignment(overlap, maximize=True)
+        matched = overlap[rows, cols] > 0.0
+        matched_current, matched_new = others[rows[matched]], cols[matched]
 
-    overlap = pairwise_iou(others.boxes, new.boxes)
-    overlap[overlap < iou_threshold] = 0.0
-    rows, cols = linear_sum_assignment(overlap, maximize=True)
-    matched = overlap[rows, cols] > 0.0
-    rows, cols = rows[matched], cols[matched]
-
-    if source is Source.CLOUD:
-        fused_boxes, fused_labels = others.boxes[rows], new.labels[cols]
-    else:
-        fused_boxes, fused_labels = new.boxes[cols], others.labels[rows]
-    fused = ObjectSet(
-        ids=others.ids[rows],
-        boxes=fused_boxes,
-        labels=fused_labels,
-        scores=new.scores[cols] * decay,
-        sources=np.full(len(rows), int(source), dtype=np.int8),
-    )
-    unmatched_new = np.ones(len(new), dtype=bool)
-    unmatched_new[cols] = False
-    parts = [fused]
+    unmatched_new = np.ones(num_new, dtype=bool)
+    unmatched_new[matched_new] = False
+    added = np.flatnonzero(unmatched_new)
     if unmatched_current is UnmatchedPolicy.KEEP:
-        unmatched_others = np.ones(len(others), dtype=bool)
-        unmatched_others[rows] = False
-        parts.append(others.select(unmatched_others))
-    parts.append(new.select(unmatched_new))
-    return ObjectSet.concatenate(parts), next_id + len(new)
+        kept_mask = np.zeros(len(current), dtype=bool)
+        kept_mask[others] = True
+        kept_mask[matched_current] = False
+        kept = np.flatnonzero(kept_mask)
+    else:
+        kept = matched_new[:0]
+    if source is Source.CLOUD:
+        fused_boxes, fused_labels = current.boxes[matched_current], labels[matched_new]
+    else:
+        fused_boxes, fused_labels = boxes[matched_new], current.labels[matched_current]
+    source_id = np.int8(source)
+    fused = ObjectSet(
+        ids=np.concatenate(
+            [
+                current.ids[matched_current],
+                current.ids[kept],
+                np.arange(next_id, next_id + num_new, dtype=np.int64)[added],
+            ]
+        ),
+        boxes=np.concatenate([fused_boxes, current.boxes[kept], boxes[added]]),
+        labels=np.concatenate([fused_labels, current.labels[kept], labels[added]]).astype(
+            np.int64, copy=False
+        ),
+        scores=np.concatenate(
+            [scores[matched_new] * decay, current.scores[kept], scores[added]]
+        ).astype(np.float64, copy=False),
+        sources=np.concatenate(
+            [
+                np.full(len(matched_new), source_id),
+                current.sources[kept],
+                np.full(len(added), source_id),
+            ]
+        ),
+    )
+    return fused, next_id + num_new
 
 
 def decay_and_prune(

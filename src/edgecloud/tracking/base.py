@@ -37,6 +37,13 @@ class BoxTracker(ABC):
         allowed, e.g. stride 2) and return ``(boxes float64 (N, 4), found bool (N,))`` in
         :meth:`start`'s order. A lost object has ``found=False`` and its last known box."""
 
+    def velocities(self) -> np.ndarray | None:
+        """Per-object box velocity ``(N, 4)`` in pixels per frame, in :meth:`start`'s order, when
+        this tracker's boxes are a closed form of the frame index (``box(f) = box(start) +
+        v * (f - start)``, never lost), so a simulator may evaluate many frames at once instead
+        of stepping; ``None`` for trackers that must see every frame."""
+        return None
+
 
 def require_image(tracker: BoxTracker, image: np.ndarray | None) -> np.ndarray:
     """The frame a pixel tracker was given, or a clear error when the caller passed none."""

@@ -83,6 +83,11 @@ class ConstantVelocityTracker(BoxTracker):
     def step(self, *, frame_index: int, image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         return self._boxes + self._velocity * (frame_index - self._frame), self._found
 
+    def velocities(self) -> np.ndarray:
+        velocity = self._velocity.view()
+        velocity.flags.writeable = False
+        return velocity
+
 
 def _all_found(count: int) -> np.ndarray:
     """A read-only all-True ``found`` array, shared by every step of one start."""

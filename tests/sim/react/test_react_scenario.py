@@ -218,7 +218,9 @@ def test_golden_edge_timing(tmp_path):
     # frame 2's deadline is 3/8 = 0.375, exactly when frame 1's output is published
     assert timeline.output_times[1] == 3 / 8
     # everything displayed is the edge's detection of the frame it is about (no tracking)
-    for output_frame, objects in zip(timeline.output_frames, timeline.output_objects, strict=True):
+    for output_frame, objects in zip(
+        timeline.output_frames, map(device.output, range(len(timeline.output_frames))), strict=True
+    ):
         assert objects.labels.tolist() == [2]
         assert objects.boxes.tolist() == [toy.object_box(output_frame)]
         np.testing.assert_array_equal(objects.scores, [np.float32(0.9)])
@@ -380,15 +382,15 @@ def test_golden_cloud_timing(tmp_path):
     shown = displayed_outputs(device, deadline_frames=1.0)
     assert [int(i) for i in shown] == list(range(10))
     for frame in range(3):
-        assert len(timeline.output_objects[shown[frame]]) == 0
+        assert len(device.output(shown[frame])) == 0
     for frame in range(3, 10):
-        objects = timeline.output_objects[shown[frame]]
+        objects = device.output(shown[frame])
         assert objects.labels.tolist() == [1], frame
     # fused as detected (the constant-velocity tracker has no velocity yet), then decayed
-    fused = timeline.output_objects[3]
+    fused = device.output(3)
     assert fused.boxes.tolist() == [toy.object_box(0)]
     np.testing.assert_allclose(fused.scores, [np.float32(0.95)])
-    np.testing.assert_allclose(timeline.output_objects[4].scores, [np.float32(0.95) * 0.99])
+    np.testing.assert_allclose(device.output(4).scores, [np.float32(0.95) * 0.99])
 
     report = ReplayReport(
         class_names=tuple(toy.CLASSES),
@@ -863,7 +865,9 @@ def test_pixel_tracker_follows_the_toy_object(tmp_path):
     )
     timeline = device.timeline
     assert timeline.output_frames == list(range(12))
-    for frame, objects in zip(timeline.output_frames, timeline.output_objects, strict=True):
+    for frame, objects in zip(
+        timeline.output_frames, map(device.output, range(len(timeline.output_frames))), strict=True
+    ):
         assert timeline.actions[frame] & EDGE_DETECTED == (EDGE_DETECTED if frame % 4 == 0 else 0)
         (box,) = objects.boxes.tolist()
         np.testing.assert_allclose(box, toy.object_box(frame), atol=1.5)
@@ -957,7 +961,42 @@ def test_shared_devices_replay_sequences_round_robin_and_loop(tmp_path):
         assert device.num_frames == 15
         assert timeline.output_frames == list(range(15))
         check_causality(device, deadline_frames=1.0)
-        for frame, objects in zip(timeline.output_frames, timeline.output_objects, strict=True):
+        for frame, objects in zip(
+            timeline.output_frames,
+            map(device.output, range(len(timeline.output_frames))),
+            strict=True,
+        ):
             edge_box = toy.object_box(frame % 6)
             assert edge_box in objects.boxes.tolist(), frame
     assert unit.server.requests_served == 3 * 3
+
+
+def test_closed_loop_load_generator_waits_after_each_answer(tmp_path):
+    """Like a Locust user: send, wait for the answer, wait m frames' worth of time, send again.
+
+    fps 10, m = 20 (2 s), server 0.5 s, ideal links: sends at 0, 2.5, 5.0, 7.5; the next one
+    (10.0 s) would come after the last frame (9.9 s)."""
+    edge = toy.write_recording(
+        tmp_path / "edge", role="edge", num_frames=100, fps=10, latency_s=0.01
+    )
+    cloud = toy.write_recording(
+        tmp_path / "cloud", role="cloud", num_frames=100, fps=10, latency_s=0.01
+    )
+    scenario = make_scenario(
+        tmp_path,
+        edge=edge,
+        cloud=cloud,
+        policy=make_policy(edge_every=None, cloud_every=20),
+        server_profile=constant(0.5),
+        layout=DeviceLayout(mode="shared", count=1, pipeline=False, load="closed"),
+    )
+    device = only_device(scenario)
+    requests = device.timeline.requests
+    assert [r.send_time for r in requests] == [0.0, 2.5, 5.0, 7.5]
+    assert device.timeline.sent_frames == [0, 25, 50, 75]
+    assert all(r.response_time == 0.5 for r in requests)
+
+
+def test_closed_loop_needs_load_generators():
+    with pytest.raises(ValueError, match="pipeline=false"):
+        DeviceLayout(mode="shared", count=1, pipeline=True, load="closed")

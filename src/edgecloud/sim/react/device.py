@@ -36,6 +36,7 @@ from edgecloud.fusion.react import react_fuse
 from edgecloud.sim.compute import ComputeProfile
 from edgecloud.sim.engine import Event
 from edgecloud.sim.network.base import Link
+from edgecloud.sim.react.anchor import Anchor, decay_factors, proper_boxes
 from edgecloud.sim.react.inputs import ReplaySequence
 from edgecloud.sim.react.policy import ReactPolicy
 from edgecloud.sim.server import InferenceRequest, ModelServer
@@ -55,12 +56,6 @@ def annotation_bytes(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray) 
         for box, label, s in zip(boxes, labels, scores, strict=True)
     ]
     return len(json.dumps({"objects": objects}, separators=(",", ":")).encode())
-
-
-def proper_boxes(boxes: np.ndarray) -> np.ndarray:
-    """Which tracked boxes still have positive width and height; a box a tracker lost or a
-    motion model turned inside out is dropped like a lost object."""
-    return (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
 
 
 @dataclass
@@ -96,7 +91,9 @@ class DeviceTimeline:
 
     output_times: list[float] = field(default_factory=list)
     output_frames: list[int] = field(default_factory=list)
-    output_objects: list[ObjectSet] = field(default_factory=list)
+    # the objects shown, or None where they follow from ``output_anchors`` (see anchor.py)
+    output_objects: list[ObjectSet | None] = field(default_factory=list)
+    output_anchors: list[Anchor] = field(default_factory=list)
     actions: dict[int, int] = field(default_factory=dict)
     sent_frames: list[int] = field(default_factory=list)
     requests: list[CloudRequest] = field(default_factory=list)
@@ -107,7 +104,9 @@ class DeviceTimeline:
 class EdgeDevice:
     """State and behaviour of one device replaying one recorded sequence (looped to
     ``num_frames``). With ``pipeline=False`` it only sends every m-th frame to the server and
-    logs the answers (the load generator of the scalability experiments)."""
+    logs the answers (the load generator of the scalability experiments); with ``closed_loop``
+    as well, it sends its next frame m frames' worth of time after each answer instead, as a
+    Locust user with a constant wait does."""
 
     def __init__(
         self,
@@ -118,6 +117,7 @@ class EdgeDevice:
         start_time_s: float,
         policy: ReactPolicy,
         pipeline: bool,
+        closed_loop: bool,
         uplink: Link,
         downlink: Link,
         server: ModelServer | None,
@@ -134,6 +134,7 @@ class EdgeDevice:
         self.fps = sequence.fps
         self.policy = policy
         self.pipeline = pipeline
+        self.closed_loop = closed_loop
         self.uplink = uplink
         self.downlink = downlink
         self.server = server
@@ -149,9 +150,9 @@ class EdgeDevice:
         self.last_processed = -1
         self.edge_scheduled = False
         self.busy_until = -math.inf
-        self.objects = ObjectSet.empty()
-        self.objects_frame = -1
-        self.tracker_rows: np.ndarray | None = None
+        self.anchor = Anchor(frame=0, objects=ObjectSet.empty(), velocities=np.zeros((0, 4)))
+        # rows of a pixel-tracked anchor still alive (lost objects never come back)
+        self.alive = np.zeros(0, dtype=bool)
         self.next_object_id = 0
         self.last_edge_frame: int | None = None
         self.last_cloud_frame: int | None = None
@@ -192,8 +193,10 @@ class EdgeDevice:
 
     def on_capture(self, frame: int, time: float) -> list[Event]:
         self.newest_captured = frame
-        events: list[Event] = []
         cloud_every = self.policy.cloud_every
+        if self.closed_loop:
+            return [self.send_to_cloud(frame, time)]
+        events: list[Event] = []
         if (
             cloud_every is not None
             and (self.last_cloud_frame is None or frame - self.last_cloud_frame >= cloud_every)
@@ -235,10 +238,16 @@ class EdgeDevice:
         )
         return [ResponseAtEdge(arrival, self, request)]
 
-    def on_response(self, request: CloudRequest, time: float) -> None:
+    def on_response(self, request: CloudRequest, time: float) -> list[Event] | None:
         request.response_time = time - request.send_time
+        if self.closed_loop:
+            # like a Locust user: wait m frames' worth of time after each answer, then send
+            send_time = time + self.policy.cloud_every / self.fps
+            if send_time > self.capture_time(self.num_frames - 1):
+                return None
+            return [FrameCaptured(send_time, self, self.newest_frame_at(send_time))]
         if not self.pipeline:
-            return
+            return None
         boxes, labels, scores = self.sequence.cloud.frame(self.recorded_index(request.frame))
         frame, ready, tracker = request.frame, time, None
         if self.tracker_factory is not None and len(labels):
@@ -259,6 +268,7 @@ class EdgeDevice:
                     tracker = self._restarted(tracker, frame, boxes)
         request.ready_time = ready
         self.pending.append(CloudResult(request, ready, frame, boxes, labels, scores, tracker))
+        return None
 
     def _restarted(self, tracker: BoxTracker, frame: int, boxes: np.ndarray) -> BoxTracker:
         tracker.start(
@@ -276,49 +286,46 @@ class EdgeDevice:
         if frame <= self.last_processed:
             self.edge_scheduled = False
             return None
-        latency = self.process(frame, time)
+        latency, shown = self.process(frame, time)
         self.last_processed = frame
         done = time + latency
         self.busy_until = done
-        self.timeline.edge_busy_s += latency
-        self.timeline.output_times.append(done)
-        self.timeline.output_frames.append(frame)
-        self.timeline.output_objects.append(self.objects)
+        timeline = self.timeline
+        timeline.edge_busy_s += latency
+        timeline.output_times.append(done)
+        timeline.output_frames.append(frame)
+        timeline.output_objects.append(shown)
+        timeline.output_anchors.append(self.anchor)
         if frame + 1 < self.num_frames and self.capture_time(frame + 1) < done:
             return [EdgeStep(done, self)]
         self.edge_scheduled = False
         return None
 
-    def process(self, frame: int, time: float) -> float:
-        """Bring the objects to ``frame`` (track, decay, fuse, detect); returns compute time."""
+    def process(self, frame: int, time: float) -> tuple[float, ObjectSet | None]:
+        """Bring the objects to ``frame``: track, fuse ready cloud results, detect when due.
+
+        Returns the compute time and the objects to show, or ``None`` when nothing but ageing
+        happened and they follow from the anchor's closed form (evaluated when scored).
+        """
         policy = self.policy
+        anchor = self.anchor
         latency = 0.0
         action = 0
-        advanced = frame - self.objects_frame if self.objects_frame >= 0 else 0
-        objects = self.objects
-        if advanced and len(objects):
-            scores = objects.scores * policy.decay**advanced
-            keep = scores >= policy.drop_threshold
-            if self.tracker is not None:
-                boxes, found = self.tracker.step(
-                    frame_index=frame, image=self.image(frame, self.tracker)
-                )
-                rows = self.tracker_rows
-                if rows is not None:
-                    boxes, found = boxes[rows], found[rows]
-                keep &= found & proper_boxes(boxes)
-                objects = objects.with_boxes(boxes)
-                latency += self.tracker_latency.latency(batch_size=1, rng=self.rng)
-                action |= TRACKED
-                if not keep.all():
-                    self.tracker_rows = np.flatnonzero(keep) if rows is None else rows[keep]
-            objects = objects.with_scores(scores)
-            if not keep.all():
-                objects = objects.select(keep)
-        self.objects_frame = frame
-        changed = False
-
+        if frame > anchor.frame and len(anchor.objects) and self.tracker is not None:
+            latency += self.tracker_latency.latency(batch_size=1, rng=self.rng)
+            action = TRACKED
         ready = [result for result in self.pending if result.ready_time <= time]
+        edge_every = policy.edge_every
+        edge_due = (
+            edge_every is not None
+            and (self.last_edge_frame is None or frame - self.last_edge_frame >= edge_every)
+            and self.motion_allows(frame)
+        )
+        if not ready and not edge_due and anchor.velocities is not None:
+            self.timeline.actions[frame] = action
+            return latency, None
+
+        objects = self._objects_at(frame)
         if ready:
             self.pending = [result for result in self.pending if result.ready_time > time]
             for result in sorted(ready, key=lambda r: (r.ready_time, r.request.frame)):
@@ -339,15 +346,8 @@ class EdgeDevice:
                 )
                 self.last_fused_cloud_frame = result.request.frame
                 result.request.fused_frame = frame
-                changed = True
                 action |= CLOUD_FUSED
-
-        edge_every = policy.edge_every
-        if (
-            edge_every is not None
-            and (self.last_edge_frame is None or frame - self.last_edge_frame >= edge_every)
-            and self.motion_allows(frame)
-        ):
+        if edge_due:
             self.last_edge_frame = frame
             boxes, labels, scores = self.sequence.edge.frame(self.recorded_index(frame))
             objects, self.next_object_id = react_fuse(
@@ -362,20 +362,59 @@ class EdgeDevice:
                 next_id=self.next_object_id,
             )
             latency += self.edge_latency.latency(batch_size=1, rng=self.rng)
-            changed = True
             action |= EDGE_DETECTED
+        if action & (CLOUD_FUSED | EDGE_DETECTED):
+            self._anchor_at(frame, objects)
+        self.timeline.actions[frame] = action
+        return latency, objects
 
-        if changed and self.tracker is not None:
+    def output(self, index: int) -> ObjectSet:
+        """The objects of the pipeline's ``index``-th output (evaluating a lazy one)."""
+        stored = self.timeline.output_objects[index]
+        if stored is not None:
+            return stored
+        return self.timeline.output_anchors[index].extrapolate(
+            np.array([self.timeline.output_frames[index]]),
+            decay=self.policy.decay,
+            drop_below=self.policy.drop_threshold,
+        )[0]
+
+    def _anchor_at(self, frame: int, objects: ObjectSet) -> None:
+        """Restart tracking from freshly fused ``objects``."""
+        velocities: np.ndarray | None = np.zeros((len(objects), 4))
+        if self.tracker is not None:
             self.tracker.start(
                 frame_index=frame,
                 image=self.image(frame, self.tracker),
                 ids=objects.ids,
                 boxes=objects.boxes,
             )
-            self.tracker_rows = None
-        self.objects = objects
-        self.timeline.actions[frame] = action
-        return latency
+            velocities = self.tracker.velocities()
+            self.alive = np.ones(len(objects), dtype=bool)
+        self.anchor = Anchor(frame=frame, objects=objects, velocities=velocities)
+
+    def _objects_at(self, frame: int) -> ObjectSet:
+        """The current objects aged to ``frame`` (stepping a pixel tracker once)."""
+        anchor = self.anchor
+        policy = self.policy
+        if frame == anchor.frame or len(anchor.objects) == 0:
+            return anchor.objects
+        if anchor.velocities is not None:
+            return anchor.extrapolate(
+                np.array([frame]), decay=policy.decay, drop_below=policy.drop_threshold
+            )[0]
+        boxes, found = self.tracker.step(frame_index=frame, image=self.image(frame, self.tracker))
+        objects = anchor.objects
+        scores = objects.scores * decay_factors(policy.decay, frame - anchor.frame)
+        self.alive &= found & proper_boxes(boxes) & (scores >= policy.drop_threshold)
+        kept = self.alive
+        return ObjectSet(
+            objects.ids[kept],
+            boxes[kept],
+            objects.labels[kept],
+            scores[kept],
+            objects.sources[kept],
+        )
 
     def _cloud_boxes_at(
         self, result: CloudResult, frame: int
@@ -414,8 +453,8 @@ class ResponseAtEdge(Event):
         self.device = device
         self.request = request
 
-    def handle(self) -> None:
-        self.device.on_response(self.request, self.time)
+    def handle(self) -> list[Event] | None:
+        return self.device.on_response(self.request, self.time)
 
 
 class RequestAtServer(Event):

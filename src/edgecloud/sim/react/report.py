@@ -10,10 +10,11 @@ from typing import TextIO
 
 import numpy as np
 
-from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.detections import FrameDetections
+from edgecloud.fusion.objects import ObjectSet
 from edgecloud.metrics.coco import evaluate_detections
 from edgecloud.metrics.tide import tide_errors
+from edgecloud.recording.reader import SequenceRecording
 from edgecloud.sim.react.device import CLOUD_FUSED, EDGE_DETECTED, TRACKED, EdgeDevice
 from edgecloud.sim.react.scenario import UnitResult
 from edgecloud.sim.summary import distribution
@@ -47,6 +48,31 @@ def displayed_outputs(device: EdgeDevice, *, deadline_frames: float) -> np.ndarr
     return np.minimum(published, not_from_the_future)
 
 
+def shown_object_sets(device: EdgeDevice, shown: np.ndarray) -> dict[int, ObjectSet]:
+    """The objects of every output index in ``shown``; outputs the pipeline left to their
+    anchor's closed form are evaluated here, one vectorised call per anchor."""
+    timeline = device.timeline
+    policy = device.policy
+    objects: dict[int, ObjectSet] = {}
+    lazy: dict[int, list[int]] = {}
+    anchors = {}
+    for index in np.unique(shown[shown >= 0]).tolist():
+        stored = timeline.output_objects[index]
+        if stored is not None:
+            objects[index] = stored
+        else:
+            anchor = timeline.output_anchors[index]
+            lazy.setdefault(id(anchor), []).append(index)
+            anchors[id(anchor)] = anchor
+    for key, indices in lazy.items():
+        frames = np.array([timeline.output_frames[i] for i in indices])
+        evaluated = anchors[key].extrapolate(
+            frames, decay=policy.decay, drop_below=policy.drop_threshold
+        )
+        objects.update(zip(indices, evaluated, strict=True))
+    return objects
+
+
 @dataclass
 class ReplayReport:
     """Accumulates simulation units; :meth:`results` gives the ``results.json`` content."""
@@ -57,7 +83,8 @@ class ReplayReport:
     score_tide: bool
     usd_per_1000_requests: float
     frames_csv: TextIO | None = None
-    ground_truth: list[FrameAnnotations] = field(default_factory=list)
+    # (recording, frame) of every scored frame; annotations are built when scoring
+    ground_truth_frames: list[tuple[SequenceRecording, int]] = field(default_factory=list)
     displayed: list[FrameDetections] = field(default_factory=list)
     image_sizes: list[tuple[int, int]] = field(default_factory=list)
     response_times: list[float] = field(default_factory=list)
@@ -120,22 +147,28 @@ class ReplayReport:
         sequence = device.sequence
         sent = set(timeline.sent_frames)
         empty = FrameDetections()
+        shown_objects = shown_object_sets(device, shown)
+        displayed: dict[int, FrameDetections] = {}
+        image_size = (sequence.height, sequence.width)
         for frame in range(device.num_frames):
             index = int(shown[frame])
-            objects = timeline.output_objects[index] if index >= 0 else None
+            objects = shown_objects[index] if index >= 0 else None
             if self.score_accuracy:
-                recorded = frame % sequence.num_frames
-                self.ground_truth.append(sequence.ground_truth.ground_truth(recorded))
-                self.image_sizes.append((sequence.height, sequence.width))
-                self.displayed.append(
-                    empty
-                    if objects is None
-                    else FrameDetections(
+                self.ground_truth_frames.append(
+                    (sequence.ground_truth, frame % sequence.num_frames)
+                )
+                self.image_sizes.append(image_size)
+                if objects is None:
+                    self.displayed.append(empty)
+                elif (detections := displayed.get(index)) is not None:
+                    self.displayed.append(detections)
+                else:
+                    displayed[index] = detections = FrameDetections(
                         boxes=objects.boxes.astype(np.float32),
                         labels=objects.labels,
                         scores=objects.scores.astype(np.float32),
                     )
-                )
+                    self.displayed.append(detections)
             if self._writer is not None:
                 action = actions.get(frame)
                 self._writer.writerow(
@@ -160,8 +193,9 @@ class ReplayReport:
         counts = self.counts
         metrics: dict[str, float | None] = {}
         if self.score_accuracy and self.displayed:
+            ground_truth = [recording.ground_truth(i) for recording, i in self.ground_truth_frames]
             coco = evaluate_detections(
-                ground_truth=self.ground_truth,
+                ground_truth=ground_truth,
                 detections=self.displayed,
                 class_names=self.class_names,
                 image_sizes=self.image_sizes,
@@ -169,7 +203,7 @@ class ReplayReport:
             metrics.update(coco.as_dict(prefix="sim/"))
             if self.score_tide:
                 tide = tide_errors(
-                    ground_truth=self.ground_truth,
+                    ground_truth=ground_truth,
                     detections=self.displayed,
                     class_names=self.class_names,
                 )

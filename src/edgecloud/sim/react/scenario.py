@@ -44,6 +44,7 @@ class DeviceLayout:
     duration_s: float | None = None
     start_spacing_s: float = 0.0
     pipeline: bool = True
+    load: Literal["open", "closed"] = "open"
 
     def __post_init__(self) -> None:
         if self.mode not in ("isolated", "shared"):
@@ -55,6 +56,12 @@ class DeviceLayout:
         ):
             raise ValueError(
                 f"devices.duration_s must be positive or null, got {self.duration_s!r}"
+            )
+        if self.load not in ("open", "closed"):
+            raise ValueError(f"devices.load must be 'open' or 'closed', got {self.load!r}")
+        if self.load == "closed" and self.pipeline:
+            raise ValueError(
+                "devices.load=closed describes load generators; it needs devices.pipeline=false"
             )
         if not (math.isfinite(self.start_spacing_s) and self.start_spacing_s >= 0):
             raise ValueError(f"devices.start_spacing_s must be >= 0, got {self.start_spacing_s!r}")
@@ -102,6 +109,8 @@ class ReactScenario:
         check_same_videos(self.edge, self.cloud, sequences=self.sequences)
         self.policy = policy
         self.layout = layout
+        if layout.load == "closed" and policy.cloud_every is None:
+            raise ValueError("devices.load=closed sends to the cloud; set policy.cloud_every")
         self.uplink = uplink
         self.downlink = downlink
         self.server = server
@@ -214,6 +223,7 @@ class ReactScenario:
                 start_time_s=start,
                 policy=self.policy,
                 pipeline=self.layout.pipeline,
+                closed_loop=self.layout.load == "closed",
                 uplink=self.uplink.build(rng=np.random.default_rng(uplink_seed)),
                 downlink=self.downlink.build(rng=np.random.default_rng(downlink_seed)),
                 server=server,
