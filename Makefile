@@ -35,6 +35,7 @@ format: install
 benchmarks: install
 	$(PYTHON) benchmarks/coco_eval_speed.py
 	$(PYTHON) benchmarks/training_throughput.py
+	OMP_NUM_THREADS=1 $(PYTHON) benchmarks/simulator_speed.py
 
 clean-runs:
 	rm -rf logs

@@ -109,3 +109,49 @@ def test_training_throughput_rejects_amp_on_cpu():
     bench = load_benchmark("training_throughput")
     with pytest.raises(SystemExit):
         bench.parse_args(["--amp", "--device", "cpu"])
+
+
+def test_simulator_speed_smoke(tmp_path, capsys):
+    bench = load_benchmark("simulator_speed")
+    output = tmp_path / "simulator.json"
+
+    # --toy: generated recordings, so the test does not depend on `make demo` having run.
+    result = bench.main(["--quick", "--toy", "--profile", "always", "--output", str(output)])
+
+    assert json.loads(output.read_text()) == json.loads(json.dumps(result))
+    assert result["quick"] and result["recordings"]["kind"] == "toy"
+    replay = result["replay"]
+    cases = [("motion", "short"), ("motion", "long"), ("lk", "short")]
+    cases += [("kcf", "subset"), ("csrt", "subset")]
+    for tracker, case in cases:
+        summary = replay[tracker][case]
+        assert summary["frames"] > 0 and summary["median_frames_per_s"] > 0
+        assert_positive_seconds([run["replay_s"] for run in summary["runs"]])
+        assert_positive_seconds([run["score_s"] for run in summary["runs"]])
+        assert 0.0 <= summary["map50"] <= 1.0
+    # --quick: one sequence, 2 s against 4 s per device.
+    assert replay["motion"]["long"]["frames"] == 2 * replay["motion"]["short"]["frames"] == 120
+    for tracker, case in cases[2:]:
+        timed = replay[tracker][case]["tracker"]
+        assert timed["steps"] > 0 and timed["ms_per_object_step"] > 0
+    heatmap = result["heatmap"]
+    assert heatmap["in_process"]["cells"] == heatmap["cli"]["cells"] == 2
+    assert heatmap["cli"]["same_map50_as_in_process"]
+    assert heatmap["cli"]["rounds"][0]["heatmap_png"]
+    scaling = result["scalability"]
+    assert scaling["devices"] == 5 and set(scaling["cases"]) == {"closed", "open"}
+    for case in scaling["cases"].values():
+        assert case["requests"] > 0
+        assert_positive_seconds([run["total_s"] for run in case["runs"]])
+    memory = result["memory"]
+    base, longer = memory["probes"]["base"], memory["probes"]["longer"]
+    assert longer["frames"] == memory["factor"] * base["frames"]
+    assert longer["kept"]["displayed_frames"] == longer["frames"]
+    assert memory["recording"]["disk_bytes"] > 0 and memory["recording"]["memory_bytes"] > 0
+    assert memory["retained_bytes_per_extra_frame"] > 0
+    # Targets are judged only on the full-size demo replay.
+    assert {t["name"] for t in result["targets"]} >= {"replay:motion:short", "scalability:open"}
+    assert all(t["met"] is None for t in result["targets"])
+    assert result["profile"]["top_own_time"] and result["profile"]["frames"] == 120
+    table = capsys.readouterr().out
+    assert "| replay motion (short) | 60 frames |" in table and "heatmap sweep, cli" in table

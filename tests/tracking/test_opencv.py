@@ -70,3 +70,14 @@ def test_pixel_rects_round_grow_and_clip_inside_the_image() -> None:
 def test_rejects_unknown_algorithm() -> None:
     with pytest.raises(ValueError, match="algorithm"):
         OpenCVTracker(algorithm="mosse")  # type: ignore[arg-type]
+
+
+def test_a_box_opencv_refuses_is_lost_instead_of_crashing():
+    """CSRT raises in init() for a thin box on the bottom border (seen on the drone world)."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    tracker = OpenCVTracker(algorithm="csrt")
+    boxes = np.array([[247.0, 358.0, 265.0, 360.0], [100.0, 100.0, 140.0, 140.0]])
+    tracker.start(frame_index=0, image=image, ids=np.array([0, 1]), boxes=boxes)
+    _, found = tracker.step(frame_index=1, image=image)
+    assert found.tolist() == [False, True]

@@ -26,6 +26,9 @@ class OpenCVTracker(BoxTracker):
 
     OpenCV quirk (still in 5.0): KCF learns its model only in the first ``update()`` after
     ``init()``, so :meth:`start` updates each KCF tracker once on the start frame.
+
+    A box OpenCV refuses to track (CSRT raises for some thin boxes on the image border, e.g.
+    18x2 px on the bottom row) is reported lost from then on instead of stopping the replay.
     """
 
     needs_pixels: ClassVar[bool] = True
@@ -34,7 +37,7 @@ class OpenCVTracker(BoxTracker):
         if algorithm not in _FACTORIES:
             raise ValueError(f"algorithm must be one of {sorted(_FACTORIES)}, got {algorithm!r}")
         self.algorithm = algorithm
-        self._trackers: list[cv2.Tracker] = []
+        self._trackers: list[cv2.Tracker | None] = []
         self._boxes = np.zeros((0, 4), dtype=np.float64)
 
     def start(
@@ -51,12 +54,15 @@ class OpenCVTracker(BoxTracker):
         create = _FACTORIES[self.algorithm]
         for rect in pixel_rects(boxes, height=frame.shape[0], width=frame.shape[1]):
             tracker = create()
-            tracker.init(frame, rect)
-            if self.algorithm == "kcf":
-                # OpenCV's KCF learns nothing in init(): its first update() only trains, at the
-                # initial box, on whatever frame it is given. Training it on the start frame here
-                # keeps it from reporting every later frame's box one step late.
-                tracker.update(frame)
+            try:
+                tracker.init(frame, rect)
+                if self.algorithm == "kcf":
+                    # OpenCV's KCF learns nothing in init(): its first update() only trains, at
+                    # the initial box, on whatever frame it is given. Training it on the start
+                    # frame keeps it from reporting every later frame's box one step late.
+                    tracker.update(frame)
+            except cv2.error:
+                tracker = None
             self._trackers.append(tracker)
 
     def step(self, *, frame_index: int, image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +70,13 @@ class OpenCVTracker(BoxTracker):
         if self._trackers:
             frame = cv2.cvtColor(require_image(self, image), cv2.COLOR_RGB2BGR)
             for row, tracker in enumerate(self._trackers):
-                ok, (x, y, w, h) = tracker.update(frame)
+                if tracker is None:
+                    continue
+                try:
+                    ok, (x, y, w, h) = tracker.update(frame)
+                except cv2.error:
+                    self._trackers[row] = None
+                    continue
                 if ok:
                     found[row] = True
                     self._boxes[row] = (x, y, x + w, y + h)
