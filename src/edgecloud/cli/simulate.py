@@ -59,7 +59,7 @@ def build_react_scenario(cfg: DictConfig) -> ReactScenario:
         motion_cache_dir=scenario.motion_cache_dir,
         policy=policy,
         layout=DeviceLayout(**OmegaConf.to_container(scenario.devices, resolve=True)),
-        uplink=instantiate(cfg.network.uplink),
+        uplink=instantiate(cfg.network.uplink, _convert_="all"),
         downlink=instantiate(cfg.network.downlink),
         server=ServerSettings(**OmegaConf.to_container(scenario.server, resolve=True)),
         server_profile=instantiate(scenario.server_profile),

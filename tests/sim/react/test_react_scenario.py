@@ -1000,3 +1000,31 @@ def test_closed_loop_load_generator_waits_after_each_answer(tmp_path):
 def test_closed_loop_needs_load_generators():
     with pytest.raises(ValueError, match="pipeline=false"):
         DeviceLayout(mode="shared", count=1, pipeline=True, load="closed")
+
+
+def test_each_device_can_have_its_own_uplink(tmp_path):
+    """A list of uplink specs gives device d the spec d mod len: 0.1 s and 0.3 s one-way here."""
+    edge = toy.write_recording(
+        tmp_path / "edge", role="edge", num_frames=20, fps=10, latency_s=0.01
+    )
+    cloud = toy.write_recording(
+        tmp_path / "cloud", role="cloud", num_frames=20, fps=10, latency_s=0.01
+    )
+    scenario = make_scenario(
+        tmp_path,
+        edge=edge,
+        cloud=cloud,
+        policy=make_policy(edge_every=None, cloud_every=10),
+        uplink=[
+            ConstantRateLinkSpec(rate_mbps=None, delay_s=0.1),
+            ConstantRateLinkSpec(rate_mbps=None, delay_s=0.3),
+        ],
+        layout=DeviceLayout(mode="shared", count=3, pipeline=False),
+        server=ServerSettings(num_workers=3, batch_size=1, max_delay_s=0.0),
+    )
+    (unit,) = list(scenario.run(seed=0))
+    response_times = [
+        sorted({round(r.response_time, 9) for r in device.timeline.requests})
+        for device in unit.devices
+    ]
+    assert response_times == [[0.1], [0.3], [0.1]]

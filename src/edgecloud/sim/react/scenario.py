@@ -96,7 +96,7 @@ class ReactScenario:
         motion_cache_dir: str | Path,
         policy: ReactPolicy,
         layout: DeviceLayout,
-        uplink: LinkSpec,
+        uplink: LinkSpec | Sequence[LinkSpec],
         downlink: LinkSpec,
         server: ServerSettings,
         server_profile: ComputeProfile,
@@ -111,7 +111,10 @@ class ReactScenario:
         self.layout = layout
         if layout.load == "closed" and policy.cloud_every is None:
             raise ValueError("devices.load=closed sends to the cloud; set policy.cloud_every")
-        self.uplink = uplink
+        # one spec for every device, or one per device (device d uses uplinks[d mod len])
+        self.uplinks = list(uplink) if isinstance(uplink, Sequence) else [uplink]
+        if not self.uplinks:
+            raise ValueError("network.uplink is an empty list; give one link or one per device")
         self.downlink = downlink
         self.server = server
         server_profile.require_batch_sizes(server.batch_size)
@@ -224,7 +227,9 @@ class ReactScenario:
                 policy=self.policy,
                 pipeline=self.layout.pipeline,
                 closed_loop=self.layout.load == "closed",
-                uplink=self.uplink.build(rng=np.random.default_rng(uplink_seed)),
+                uplink=self.uplinks[device_id % len(self.uplinks)].build(
+                    rng=np.random.default_rng(uplink_seed)
+                ),
                 downlink=self.downlink.build(rng=np.random.default_rng(downlink_seed)),
                 server=server,
                 edge_latency=self.edge_profile,
