@@ -36,6 +36,7 @@ benchmarks: install
 	$(PYTHON) benchmarks/coco_eval_speed.py
 	$(PYTHON) benchmarks/training_throughput.py
 	OMP_NUM_THREADS=1 $(PYTHON) benchmarks/simulator_speed.py
+	OMP_NUM_THREADS=1 $(PYTHON) benchmarks/inference_latency.py --threads 1
 
 clean-runs:
 	rm -rf logs

@@ -155,3 +155,33 @@ def test_simulator_speed_smoke(tmp_path, capsys):
     assert result["profile"]["top_own_time"] and result["profile"]["frames"] == 120
     table = capsys.readouterr().out
     assert "| replay motion (short) | 60 frames |" in table and "heatmap sweep, cli" in table
+
+
+def test_inference_latency_writes_a_profile_the_simulator_reads(tmp_path):
+    from edgecloud.sim.compute import ComputeProfile
+
+    bench = load_benchmark("inference_latency")
+    output = tmp_path / "latency.json"
+    bench.main(
+        [
+            "--model",
+            "tiny_edge",
+            "--batch-sizes",
+            "1",
+            "2",
+            "--repeats",
+            "2",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--output",
+            str(output),
+        ]
+    )
+    profile = ComputeProfile.from_benchmark(file=output, model="tiny_edge", device="cpu")
+    profile.require_batch_sizes(2)
+    report = json.loads(output.read_text())
+    for entry in report["profiles"]:
+        assert len(entry["latency_s"]) == 2
+        assert_positive_seconds(entry["latency_s"])

@@ -263,10 +263,16 @@ def test_missing_benchmark_file_is_named(tmp_path):
 
 def load_config(path: Path, recording: Path) -> ComputeProfile:
     """Instantiate one ``configs/compute`` file the way Hydra would, pointing any recording
-    reference (mandatory ``???`` or an interpolation into the scenario) at ``recording``."""
+    reference (mandatory ``???`` or an interpolation into the scenario) at ``recording`` and a
+    benchmark file reference at a one-entry benchmark written next to it."""
     config = OmegaConf.load(path)
     if "recording" in config.keys():  # noqa: SIM118 -- `in config` is False for a ??? value
         config.recording = str(recording)
+    if "file" in config.keys():  # noqa: SIM118
+        benchmark = recording.parent / "benchmark.json"
+        entry = {"model": "net", "device": "cpu", "batch_size": 1, "latency_s": [0.01, 0.02]}
+        benchmark.write_text(json.dumps({"profiles": [entry]}))
+        config.file, config.model, config.device = str(benchmark), "net", "cpu"
     return instantiate(config)
 
 
