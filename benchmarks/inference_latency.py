@@ -31,6 +31,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from edgecloud.cli.evaluate import synchronize
 from edgecloud.utils.config import register_resolvers
 from edgecloud.utils.machine import describe_machine
 
@@ -46,11 +47,6 @@ def build_model(name: str) -> tuple[torch.nn.Module, tuple[int, int]]:
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "configs")):
         cfg = compose("evaluate", overrides=[f"model={name}", "ckpt_path=unused"])
     return instantiate(cfg.model.net).eval(), (360, 640)
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.inference_mode()
@@ -71,10 +67,10 @@ def measure(
         net(images)
     latencies = []
     for _ in range(repeats):
-        _synchronize(device)
+        synchronize(device)
         started = time.perf_counter()
         net(images)
-        _synchronize(device)
+        synchronize(device)
         latencies.append(time.perf_counter() - started)
     return latencies
 

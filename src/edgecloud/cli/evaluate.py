@@ -45,7 +45,8 @@ def load_checkpoint_weights(module: DetectionModule, ckpt_path: str | Path) -> N
     module.load_state_dict(checkpoint["state_dict"])
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work, so a timer around a call measures the call."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -69,10 +70,10 @@ def run_sequence(
         if frame_index == 0:
             for _ in range(warmup_calls):
                 net([image])
-        _synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         prediction = net([image])[0]
-        _synchronize(device)
+        synchronize(device)
         outputs.latency_s.append(time.perf_counter() - start)
         outputs.detections.append(prediction_to_detections(prediction))
         outputs.encoded_bytes.append(len(jpeg_encode(frame, quality=jpeg_quality)))

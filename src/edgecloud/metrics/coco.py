@@ -34,6 +34,7 @@ import numpy as np
 
 from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.detections import FrameDetections
+from edgecloud.metrics.validation import check_frames
 
 Backend = Literal["faster", "pycocotools"]
 
@@ -127,34 +128,10 @@ def _validate_inputs(
         )
     if not ground_truth:
         raise ValueError("no frames to evaluate")
-    num_classes = len(class_names)
-    for index, (gt, det, size) in enumerate(
-        zip(ground_truth, detections, image_sizes, strict=True)
-    ):
-        height, width = size
+    for index, (height, width) in enumerate(image_sizes):
         if height <= 0 or width <= 0:
-            raise ValueError(f"frame {index}: image size must be positive, got {size}")
-        _check_labels(gt.labels, num_classes, f"frame {index} ground truth")
-        _check_labels(det.labels, num_classes, f"frame {index} detections")
-        _check_boxes(gt.boxes, f"frame {index} ground-truth boxes")
-        _check_boxes(gt.ignore_boxes, f"frame {index} ignore boxes")
-        _check_boxes(det.boxes, f"frame {index} detection boxes")
-        if not np.all((det.scores >= 0.0) & (det.scores <= 1.0)):
-            raise ValueError(f"frame {index} detections: scores must lie in [0, 1]")
-
-
-def _check_labels(labels: np.ndarray, num_classes: int, where: str) -> None:
-    if labels.size and (labels.min() < 1 or labels.max() > num_classes):
-        raise ValueError(
-            f"{where}: labels must lie in 1..{num_classes}, got {labels.min()}..{labels.max()}"
-        )
-
-
-def _check_boxes(boxes: np.ndarray, where: str) -> None:
-    if not np.all(np.isfinite(boxes)):
-        raise ValueError(f"{where}: coordinates must be finite")
-    if np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1]):
-        raise ValueError(f"{where}: boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1")
+            raise ValueError(f"frame {index}: image size must be positive, got {(height, width)}")
+    check_frames(ground_truth, detections, num_classes=len(class_names))
 
 
 def _xywh_rows(boxes: np.ndarray) -> list[list[float]]:

@@ -61,7 +61,7 @@ import numpy as np
 
 from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.detections import FrameDetections
-from edgecloud.metrics.coco import _check_boxes, _check_labels
+from edgecloud.metrics.validation import check_frames
 
 MAIN_ERRORS = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")
 SPECIAL_ERRORS = ("FalsePos", "FalseNeg")
@@ -160,15 +160,7 @@ def _validate_inputs(
         )
     if not ground_truth:
         raise ValueError("no frames to evaluate")
-    num_classes = len(class_names)
-    for index, (gt, det) in enumerate(zip(ground_truth, detections, strict=True)):
-        _check_labels(gt.labels, num_classes, f"frame {index} ground truth")
-        _check_labels(det.labels, num_classes, f"frame {index} detections")
-        _check_boxes(gt.boxes, f"frame {index} ground-truth boxes")
-        _check_boxes(gt.ignore_boxes, f"frame {index} ignore boxes")
-        _check_boxes(det.boxes, f"frame {index} detection boxes")
-        if not np.all((det.scores >= 0.0) & (det.scores <= 1.0)):
-            raise ValueError(f"frame {index} detections: scores must lie in [0, 1]")
+    check_frames(ground_truth, detections, num_classes=len(class_names))
 
 
 @dataclass(frozen=True)
