@@ -425,3 +425,15 @@ def test_reader_rejects_a_file_that_is_not_npz(recording_root: Path) -> None:
     path.write_bytes(b"not a zip archive")
     with pytest.raises(RecordingFormatError, match=r"not an \.npz"):
         DetectionRecording.open(recording_root).sequence("seq-b.2")
+
+
+def test_latency_alone_matches_the_full_sequence(tmp_path):
+    root = tmp_path / "rec"
+    with DetectionRecordingWriter(
+        root, class_names=CLASSES, model=MODEL, device="cpu", jpeg_quality=90
+    ) as writer:
+        writer.add_sequence("a", **make_sequence(0, 5))
+    recording = DetectionRecording.open(root)
+    np.testing.assert_array_equal(recording.latency_s("a"), recording.sequence("a").latency_s)
+    with pytest.raises(KeyError, match="no sequence 'b'"):
+        recording.latency_s("b")

@@ -145,11 +145,39 @@ class DetectionRecording:
         """Sequence names in recording order."""
         return tuple(self._entries)
 
-    def sequence(self, name: str) -> SequenceRecording:
-        """Load and validate one sequence's arrays."""
+    def latency_s(self, name: str) -> np.ndarray:
+        """One sequence's measured per-frame latency, read without decompressing its other
+        arrays (compute profiles need only this)."""
+        entry = self._entry(name)
+        path = self.root / entry["file"]
+        if not zipfile.is_zipfile(path):
+            raise RecordingFormatError(path, "sequence file is not an .npz (zip) archive")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                latency = archive["latency_s"]
+        except KeyError as error:
+            raise RecordingFormatError(path, "missing arrays ['latency_s']") from error
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise RecordingFormatError(path, f"cannot read sequence arrays: {error}") from error
+        if latency.dtype != ARRAY_DTYPES["latency_s"] or latency.shape != (entry["num_frames"],):
+            raise RecordingFormatError(
+                path,
+                f"latency_s has dtype {latency.dtype} and shape {latency.shape}, expected "
+                f"float64 ({entry['num_frames']},) per the manifest",
+            )
+        if not np.all(np.isfinite(latency) & (latency >= 0)):
+            raise RecordingFormatError(path, "latency_s must be finite and non-negative")
+        latency.flags.writeable = False
+        return latency
+
+    def _entry(self, name: str) -> dict[str, Any]:
         if name not in self._entries:
             raise KeyError(f"no sequence {name!r} in {self.root}; have {list(self._entries)}")
-        entry = self._entries[name]
+        return self._entries[name]
+
+    def sequence(self, name: str) -> SequenceRecording:
+        """Load and validate one sequence's arrays."""
+        entry = self._entry(name)
         path = self.root / entry["file"]
         arrays = _read_arrays(path)
         _check_arrays(path, arrays, entry["num_frames"], len(self._manifest["class_names"]))

@@ -79,7 +79,7 @@ class ComputeProfile:
         detection recording. The default name is the recorded model's and device's."""
         opened = DetectionRecording.open(recording)
         latencies = np.concatenate(
-            [opened.sequence(sequence).latency_s for sequence in opened.sequence_names]
+            [opened.latency_s(sequence) for sequence in opened.sequence_names]
         )
         if name is None:
             manifest = opened.manifest

@@ -117,7 +117,7 @@ def test_offline_upper_bound_method_composes_to_the_bound(tmp_path, data_dir, re
         policy = cfg.scenario.policy
         assert (policy.edge_every, policy.cloud_every, policy.tracking) == (None, 1, False)
         scenario = build_react_scenario(cfg)
-        assert isinstance(scenario.uplink, IdealLinkSpec)
+        assert isinstance(scenario.uplinks[0], IdealLinkSpec)
         assert isinstance(scenario.downlink, IdealLinkSpec)
         assert scenario.server_profile.mean_latency(1) == 0.0
         assert scenario.edge_profile.name == "edge (recorded)"
@@ -387,5 +387,5 @@ def test_network_experiment_links(tmp_path, data_dir, recordings):
             "scenario.policy.tracking=false",
         )
         scenario = build_react_scenario(cfg)
-        assert isinstance(scenario.uplink, kind) and isinstance(scenario.downlink, kind)
+        assert isinstance(scenario.uplinks[0], kind) and isinstance(scenario.downlink, kind)
         assert (scenario.policy.edge_every, scenario.policy.cloud_every) == (15, 45)

@@ -22,10 +22,10 @@ def proper_boxes(boxes: np.ndarray) -> np.ndarray:
     return (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
 
 
-def decay_factors(decay: float, frames_since: np.ndarray) -> np.ndarray:
-    """``decay ** frames_since`` as float64; the one formula every path uses, so lazily and
-    eagerly evaluated frames agree to the bit."""
-    return np.power(np.float64(decay), np.asarray(frames_since, dtype=np.float64))
+def decay_factor(decay: float, frames_since: int) -> float:
+    """``decay ** frames_since`` with Python's float power: the one formula every path uses, so
+    lazily and eagerly evaluated frames agree to the bit."""
+    return decay ** int(frames_since)
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +36,28 @@ class Anchor:
     frame: int
     objects: ObjectSet
     velocities: np.ndarray | None
+
+    def at(self, frame: int, *, decay: float, drop_below: float) -> ObjectSet:
+        """The objects at one ``frame``, with the arithmetic of :meth:`extrapolate`."""
+        assert self.velocities is not None, "only closed-form anchors extrapolate"
+        objects = self.objects
+        since = frame - self.frame
+        if len(objects) == 0:
+            return objects
+        boxes = objects.boxes + self.velocities * float(since)
+        scores = objects.scores * decay_factor(decay, since)
+        keep = proper_boxes(boxes)
+        if since:
+            keep &= scores >= drop_below
+        if keep.all():
+            return ObjectSet(objects.ids, boxes, objects.labels, scores, objects.sources)
+        return ObjectSet(
+            objects.ids[keep],
+            boxes[keep],
+            objects.labels[keep],
+            scores[keep],
+            objects.sources[keep],
+        )
 
     def extrapolate(
         self, frames: np.ndarray, *, decay: float, drop_below: float
@@ -48,7 +70,8 @@ class Anchor:
             return [objects] * len(since)
         offsets = since.astype(np.float64)
         boxes = objects.boxes[None] + self.velocities[None] * offsets[:, None, None]
-        scores = objects.scores[None] * decay_factors(decay, since)[:, None]
+        factors = np.array([decay_factor(decay, n) for n in since], dtype=np.float64)
+        scores = objects.scores[None] * factors[:, None]
         # fresh detections enter by the detection threshold; only aged objects are dropped
         keep = ((scores >= drop_below) | (since == 0)[:, None]) & proper_boxes(boxes)
         evaluated = []

@@ -36,7 +36,7 @@ from edgecloud.fusion.react import react_fuse
 from edgecloud.sim.compute import ComputeProfile
 from edgecloud.sim.engine import Event
 from edgecloud.sim.network.base import Link
-from edgecloud.sim.react.anchor import Anchor, decay_factors, proper_boxes
+from edgecloud.sim.react.anchor import Anchor, decay_factor, proper_boxes
 from edgecloud.sim.react.inputs import ReplaySequence
 from edgecloud.sim.react.policy import ReactPolicy
 from edgecloud.sim.server import InferenceRequest, ModelServer
@@ -373,11 +373,11 @@ class EdgeDevice:
         stored = self.timeline.output_objects[index]
         if stored is not None:
             return stored
-        return self.timeline.output_anchors[index].extrapolate(
-            np.array([self.timeline.output_frames[index]]),
+        return self.timeline.output_anchors[index].at(
+            self.timeline.output_frames[index],
             decay=self.policy.decay,
             drop_below=self.policy.drop_threshold,
-        )[0]
+        )
 
     def _anchor_at(self, frame: int, objects: ObjectSet) -> None:
         """Restart tracking from freshly fused ``objects``."""
@@ -400,12 +400,10 @@ class EdgeDevice:
         if frame == anchor.frame or len(anchor.objects) == 0:
             return anchor.objects
         if anchor.velocities is not None:
-            return anchor.extrapolate(
-                np.array([frame]), decay=policy.decay, drop_below=policy.drop_threshold
-            )[0]
+            return anchor.at(frame, decay=policy.decay, drop_below=policy.drop_threshold)
         boxes, found = self.tracker.step(frame_index=frame, image=self.image(frame, self.tracker))
         objects = anchor.objects
-        scores = objects.scores * decay_factors(policy.decay, frame - anchor.frame)
+        scores = objects.scores * decay_factor(policy.decay, frame - anchor.frame)
         self.alive &= found & proper_boxes(boxes) & (scores >= policy.drop_threshold)
         kept = self.alive
         return ObjectSet(
