@@ -49,6 +49,10 @@ class Simulation:
         """Time of the event being handled (or of the last one handled)."""
         return self._now
 
+    def next_time(self) -> float:
+        """Time of the next queued event (infinity when none is queued)."""
+        return self._queue[0][0] if self._queue else math.inf
+
     def schedule(self, event: Event) -> None:
         """Queue ``event``; it may not lie before the current time."""
         time = event.time

@@ -126,6 +126,7 @@ class EdgeDevice:
         tracker_factory: Callable[[], BoxTracker] | None,
         rng: np.random.Generator,
         next_request_id: Callable[[], int],
+        next_event_time: Callable[[], float],
     ) -> None:
         self.device_id = device_id
         self.sequence = sequence
@@ -144,6 +145,7 @@ class EdgeDevice:
         self.tracker = self.tracker_factory() if self.tracker_factory is not None else None
         self.rng = rng
         self.next_request_id = next_request_id
+        self.next_event_time = next_event_time
         self.timeline = DeviceTimeline()
 
         self.newest_captured = -1
@@ -204,15 +206,17 @@ class EdgeDevice:
         ):
             self.last_cloud_frame = frame
             events.append(self.send_to_cloud(frame, time))
-        if self.pipeline:
-            following = frame + 1
-            if not self.edge_scheduled and self.busy_until <= time:
-                self.edge_scheduled = True
-                events.append(EdgeStep(time, self))
-        else:
-            following = frame + (cloud_every or 1)
+        following = frame + 1 if self.pipeline else frame + (cloud_every or 1)
         if following < self.num_frames:
             events.append(FrameCaptured(self.capture_time(following), self, following))
+        if self.pipeline and not self.edge_scheduled and self.busy_until <= time:
+            self.edge_scheduled = True
+            if self.next_event_time() > time and all(event.time > time for event in events):
+                # nothing else happens at this instant, so the pipeline step (the lowest
+                # priority) would run next anyway: run it now rather than through the queue
+                events.extend(self.on_edge_step(time) or ())
+            else:
+                events.append(EdgeStep(time, self))
         return events
 
     def send_to_cloud(self, frame: int, time: float) -> Event:

@@ -237,6 +237,7 @@ class ReactScenario:
                 tracker_factory=self.tracker_factory,
                 rng=np.random.default_rng(own_seed),
                 next_request_id=request_ids.__next__,
+                next_event_time=simulation.next_time,
             )
             devices.append(device)
             horizon = max(horizon, device.capture_time(num_frames))
