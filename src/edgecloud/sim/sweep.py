@@ -531,10 +531,11 @@ def _cell(value: Any) -> str:
 
 
 def _table_cell(value: float) -> str:
-    """Three decimals (mAP, seconds), thousands without decimals, "-" when undefined."""
+    """Whole numbers (counts) with thousands separators, others with three decimals (mAP,
+    seconds), "-" when undefined."""
     if not math.isfinite(value):
         return "-"
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:,.0f}" if value == int(value) or abs(value) >= 1000 else f"{value:.3f}"
 
 
 if __name__ == "__main__":
