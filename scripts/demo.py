@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +25,13 @@ RUN_ROOT = ROOT / "logs" / "demo"
 ROLES = ("edge", "cloud")
 
 
+def fresh(directory: Path) -> Path:
+    """The demo owns logs/demo/: each step starts from an empty directory, so running the demo
+    again replaces its earlier outputs (the recording writer refuses to overwrite a recording)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    return directory
+
+
 def run(arguments: list[str]) -> None:
     command = [sys.executable, *arguments]
     print(f"\n$ python {shlex.join(arguments)}", flush=True)
@@ -33,8 +41,8 @@ def run(arguments: list[str]) -> None:
 
 
 def train_and_evaluate(role: str) -> dict:
-    train_dir = RUN_ROOT / f"train_{role}"
-    eval_dir = RUN_ROOT / f"evaluate_{role}"
+    train_dir = fresh(RUN_ROOT / f"train_{role}")
+    eval_dir = fresh(RUN_ROOT / f"evaluate_{role}")
     run(["train.py", f"experiment=react/demo_{role}", f"hydra.run.dir={train_dir}"])
     run(
         [
@@ -61,7 +69,7 @@ def print_model_table(reports: dict[str, dict]) -> None:
 
 def simulate_baselines() -> None:
     """REACT paper Fig. 3 on the synthetic val split: one multirun, aggregated into a table."""
-    sweep_dir = RUN_ROOT / "simulate_baselines"
+    sweep_dir = fresh(RUN_ROOT / "simulate_baselines")
     run(["simulate.py", "-m", "experiment=react/sim/baselines", f"hydra.sweep.dir={sweep_dir}"])
     jobs = collect_sweep(sweep_dir)
     print(
