@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgecloud.fusion import ObjectSet, Source, UnmatchedPolicy, decay_and_prune, react_fuse
+from edgecloud.fusion import ObjectSet, Source, UnmatchedPolicy, react_fuse
 from edgecloud.fusion.boxes import pairwise_iou
 
 
@@ -118,17 +118,6 @@ def test_empty_inputs():
     assert as_rows(fused) == as_rows(current)
     fused, _ = fuse(current, [], [], [], Source.EDGE, policy=UnmatchedPolicy.DROP)
     assert len(fused) == 0
-
-
-def test_decay_and_prune_hand_computed():
-    current = objects(
-        [(1, (0, 0, 1, 1), 1, 0.8, Source.EDGE), (2, (0, 0, 1, 1), 1, 0.55, Source.EDGE)]
-    )
-    aged = decay_and_prune(current, decay=0.9, frames=2, drop_below=0.5)
-    # 0.8 * 0.81 = 0.648 stays; 0.55 * 0.81 = 0.4455 is dropped
-    assert aged.ids.tolist() == [1]
-    assert aged.scores.tolist() == pytest.approx([0.648])
-    assert decay_and_prune(current, decay=0.9, frames=0, drop_below=0.5) is current
 
 
 def test_bad_parameters():

@@ -4,12 +4,11 @@ Nothing here knows about the simulator; a live edge runtime can call the same fu
 """
 
 from edgecloud.fusion.objects import ObjectSet, Source
-from edgecloud.fusion.react import UnmatchedPolicy, decay_and_prune, react_fuse
+from edgecloud.fusion.react import UnmatchedPolicy, react_fuse
 
 __all__ = [
     "ObjectSet",
     "Source",
     "UnmatchedPolicy",
-    "decay_and_prune",
     "react_fuse",
 ]

@@ -75,30 +75,3 @@ class ObjectSet:
             scores=np.asarray(scores, dtype=np.float64),
             sources=np.full(n, int(source), dtype=np.int8),
         )
-
-    def select(self, keep: np.ndarray) -> ObjectSet:
-        """The objects where the boolean mask (or index array) ``keep`` selects them."""
-        return ObjectSet(
-            ids=self.ids[keep],
-            boxes=self.boxes[keep],
-            labels=self.labels[keep],
-            scores=self.scores[keep],
-            sources=self.sources[keep],
-        )
-
-    def with_boxes(self, boxes: np.ndarray) -> ObjectSet:
-        """The same objects moved to ``boxes`` (e.g. by a tracker)."""
-        return ObjectSet(self.ids, boxes, self.labels, self.scores, self.sources)
-
-    def with_scores(self, scores: np.ndarray) -> ObjectSet:
-        return ObjectSet(self.ids, self.boxes, self.labels, scores, self.sources)
-
-    @staticmethod
-    def concatenate(parts: list[ObjectSet]) -> ObjectSet:
-        return ObjectSet(
-            ids=np.concatenate([p.ids for p in parts]),
-            boxes=np.concatenate([p.boxes for p in parts]),
-            labels=np.concatenate([p.labels for p in parts]),
-            scores=np.concatenate([p.scores for p in parts]),
-            sources=np.concatenate([p.sources for p in parts]),
-        )

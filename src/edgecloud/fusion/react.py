@@ -1,5 +1,6 @@
 """REACT's edge-cloud fusion (Algorithm 1 of Hanyao et al., "REACT: Streaming Video Analytics
-On The Edge With Asynchronous Cloud Support", IoTDI 2023) and its confidence decay.
+On The Edge With Asynchronous Cloud Support", IoTDI 2023). How fused objects age afterwards
+(per-frame decay, the drop threshold) is in edgecloud.sim.react.anchor.
 
 The device keeps one list of current objects. Whenever new detections arrive from either source
 (the edge detector on the current frame, or a cloud result fast-tracked to the current frame)
@@ -113,16 +114,3 @@ def react_fuse(
         ),
     )
     return fused, next_id + num_new
-
-
-def decay_and_prune(
-    objects: ObjectSet, *, decay: float, frames: int, drop_below: float
-) -> ObjectSet:
-    """Multiply every score by ``decay`` once per tracked frame and drop objects whose score
-    falls below ``drop_below`` (REACT's tracker: "c < 0.5" are discarded)."""
-    if frames == 0 or len(objects) == 0:
-        return objects
-    scores = objects.scores * decay**frames
-    keep = scores >= drop_below
-    decayed = objects.with_scores(scores)
-    return decayed if keep.all() else decayed.select(keep)
