@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import heapq
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import ClassVar
 
 
-class Event:
+class Event(ABC):
     """Something that happens at ``time``. Subclasses set ``PRIORITY`` and implement
     :meth:`handle`, which may return follow-up events (at ``time`` or later)."""
 
@@ -24,8 +25,9 @@ class Event:
     def __init__(self, time: float) -> None:
         self.time = time
 
+    @abstractmethod
     def handle(self) -> Iterable[Event] | None:
-        raise NotImplementedError
+        """Apply the event to the model; return the events it causes."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(time={self.time!r})"
