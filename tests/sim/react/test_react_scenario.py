@@ -195,11 +195,8 @@ def toy_frames(directory: Path, *, num_frames: int) -> Path:
 
 def test_golden_edge_timing(tmp_path):
     """fps 8, edge 0.1875 s (both binary-exact): the pipeline skips every third frame."""
-    edge = toy.write_recording(
-        tmp_path / "edge", role="edge", num_frames=16, fps=8, latency_s=0.1875
-    )
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=16, fps=8, latency_s=0.1
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=16, fps=8, edge_latency_s=0.1875, cloud_latency_s=0.1
     )
     policy = make_policy(edge_every=1, cloud_every=None, tracking=False)
     device = only_device(make_scenario(tmp_path, edge=edge, cloud=cloud, policy=policy))
@@ -283,11 +280,8 @@ def test_edge_utilisation_of_a_half_busy_edge(tmp_path):
 
 
 def test_edge_utilisation_of_a_saturated_edge_is_at_most_one(tmp_path):
-    edge = toy.write_recording(
-        tmp_path / "edge", role="edge", num_frames=16, fps=8, latency_s=0.1875
-    )
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=16, fps=8, latency_s=0.1
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=16, fps=8, edge_latency_s=0.1875, cloud_latency_s=0.1
     )
     policy = make_policy(edge_every=1, cloud_every=None, tracking=False)
     report = ReplayReport(
@@ -303,11 +297,8 @@ def test_edge_utilisation_of_a_saturated_edge_is_at_most_one(tmp_path):
 
 def test_display_deadline_zero_shows_only_outputs_published_at_capture(tmp_path):
     """With deadline 0 a frame is scored against what was shown at its own capture."""
-    edge = toy.write_recording(
-        tmp_path / "edge", role="edge", num_frames=16, fps=8, latency_s=0.1875
-    )
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=16, fps=8, latency_s=0.1
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=16, fps=8, edge_latency_s=0.1875, cloud_latency_s=0.1
     )
     policy = make_policy(
         edge_every=1, cloud_every=None, tracking=False, display_deadline_frames=0.0
@@ -417,9 +408,8 @@ def test_golden_cloud_timing(tmp_path):
 )
 def test_golden_fast_track_with_costly_tracker_steps(tmp_path, stride, ready_time, fused_frame):
     """As the golden cloud case, but each tracker step takes 0.06 s."""
-    edge = toy.write_recording(tmp_path / "edge", role="edge", num_frames=10, fps=10, latency_s=0.1)
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=10, fps=10, latency_s=0.05
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=10, fps=10, edge_latency_s=0.1, cloud_latency_s=0.05
     )
     device = only_device(
         make_scenario(
@@ -503,9 +493,8 @@ def test_mahimahi_uplink(tmp_path):
 def test_zero_latency_cloud_is_fused_into_its_own_frame(tmp_path):
     """Ideal links and a zero-latency server: a response to frame j arrives at j's capture,
     before the pipeline starts j (event priorities), so it is fused into j itself."""
-    edge = toy.write_recording(tmp_path / "edge", role="edge", num_frames=10, fps=10, latency_s=0.1)
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=10, fps=10, latency_s=0.0
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=10, fps=10, edge_latency_s=0.1, cloud_latency_s=0.0
     )
     device = only_device(
         make_scenario(
@@ -773,11 +762,8 @@ def test_change_detector_fires_only_on_moving_frames(tmp_path):
     ]
     frames_root = tmp_path / "frames"
     write_frames(frames_root / "toy", images)
-    edge = toy.write_recording(
-        tmp_path / "edge", role="edge", num_frames=num_frames, fps=10, latency_s=0.01
-    )
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=num_frames, fps=10, latency_s=0.01
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=num_frames, fps=10, edge_latency_s=0.01, cloud_latency_s=0.01
     )
     scenario = make_scenario(
         tmp_path,
@@ -805,9 +791,8 @@ def test_change_detector_fires_only_on_moving_frames(tmp_path):
 
 
 def test_change_detector_without_frames_root_fails_at_build(tmp_path):
-    edge = toy.write_recording(tmp_path / "edge", role="edge", num_frames=4, fps=10, latency_s=0.01)
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=4, fps=10, latency_s=0.01
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=4, fps=10, edge_latency_s=0.01, cloud_latency_s=0.01
     )
     with pytest.raises(FileNotFoundError, match="change detector"):
         make_scenario(
@@ -822,9 +807,8 @@ def test_change_detector_without_frames_root_fails_at_build(tmp_path):
 def test_pixel_tracker_needs_as_many_frames_as_the_recording(tmp_path):
     from edgecloud.tracking import LucasKanadeTracker
 
-    edge = toy.write_recording(tmp_path / "edge", role="edge", num_frames=6, fps=10, latency_s=0.01)
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=6, fps=10, latency_s=0.01
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=6, fps=10, edge_latency_s=0.01, cloud_latency_s=0.01
     )
     frames_root = tmp_path / "frames"
     toy_frames(frames_root / "toy", num_frames=5)
@@ -844,11 +828,8 @@ def test_pixel_tracker_follows_the_toy_object(tmp_path):
     """LK on the toy frames: edge every 4 frames, the tracked box follows the object."""
     from edgecloud.tracking import LucasKanadeTracker
 
-    edge = toy.write_recording(
-        tmp_path / "edge", role="edge", num_frames=12, fps=10, latency_s=0.01
-    )
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=12, fps=10, latency_s=0.01
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=12, fps=10, edge_latency_s=0.01, cloud_latency_s=0.01
     )
     frames_root = tmp_path / "frames"
     toy_frames(frames_root / "toy", num_frames=12)
@@ -976,11 +957,8 @@ def test_closed_loop_load_generator_waits_after_each_answer(tmp_path):
 
     fps 10, m = 20 (2 s), server 0.5 s, ideal links: sends at 0, 2.5, 5.0, 7.5; the next one
     (10.0 s) would come after the last frame (9.9 s)."""
-    edge = toy.write_recording(
-        tmp_path / "edge", role="edge", num_frames=100, fps=10, latency_s=0.01
-    )
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=100, fps=10, latency_s=0.01
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=100, fps=10, edge_latency_s=0.01, cloud_latency_s=0.01
     )
     scenario = make_scenario(
         tmp_path,
@@ -1004,11 +982,8 @@ def test_closed_loop_needs_load_generators():
 
 def test_each_device_can_have_its_own_uplink(tmp_path):
     """A list of uplink specs gives device d the spec d mod len: 0.1 s and 0.3 s one-way here."""
-    edge = toy.write_recording(
-        tmp_path / "edge", role="edge", num_frames=20, fps=10, latency_s=0.01
-    )
-    cloud = toy.write_recording(
-        tmp_path / "cloud", role="cloud", num_frames=20, fps=10, latency_s=0.01
+    edge, cloud = toy.write_pair(
+        tmp_path, num_frames=20, fps=10, edge_latency_s=0.01, cloud_latency_s=0.01
     )
     scenario = make_scenario(
         tmp_path,

@@ -82,3 +82,16 @@ def write_recording(
                 encoded_bytes=[encoded_bytes] * num_frames,
             )
     return root
+
+
+def write_pair(
+    tmp_path: Path, *, num_frames: int, fps: float, edge_latency_s: float, cloud_latency_s: float
+) -> tuple[Path, Path]:
+    """The edge and cloud recordings of the toy world under ``tmp_path/edge`` and ``/cloud``."""
+    edge = write_recording(
+        tmp_path / "edge", role="edge", num_frames=num_frames, fps=fps, latency_s=edge_latency_s
+    )
+    cloud = write_recording(
+        tmp_path / "cloud", role="cloud", num_frames=num_frames, fps=fps, latency_s=cloud_latency_s
+    )
+    return edge, cloud
