@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 # Smallest union treated as non-empty; boxes are in pixels, so anything below is degenerate.
-_TINY_AREA = 1e-12
+TINY_AREA = 1e-12
 
 
 def pairwise_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -24,4 +24,4 @@ def pairwise_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         + size_second[:, 0] * size_second[:, 1]
         - intersection
     )
-    return intersection / np.maximum(union, _TINY_AREA)
+    return intersection / np.maximum(union, TINY_AREA)

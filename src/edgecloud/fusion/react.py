@@ -29,9 +29,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 import numpy as np
+from numba import njit
 from scipy.optimize import linear_sum_assignment
 
-from edgecloud.fusion.boxes import pairwise_iou
+from edgecloud.fusion.boxes import TINY_AREA
 from edgecloud.fusion.objects import ObjectSet, Source
 
 
@@ -59,6 +60,9 @@ def react_fuse(
     Returns the fused objects and the next unused object id (new detections take ids from
     ``next_id`` on, in their input order). Output order: matched objects in the order of the
     current list, then kept unmatched current objects, then added new detections.
+
+    The simulator fuses thousands of times per replayed minute, so the IoU matrix and the
+    assembly of the result are compiled (numba); the assignment is scipy's.
     """
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must lie in (0, 1], got {iou_threshold}")
@@ -66,51 +70,127 @@ def react_fuse(
         raise ValueError(f"decay must lie in [0, 1], got {decay}")
     num_new = len(labels)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(num_new, 4)
-    others = np.flatnonzero(current.sources != int(source))
-    matched_current = matched_new = np.zeros(0, dtype=np.int64)
-    if num_new and len(others):
-        overlap = pairwise_iou(current.boxes[others], boxes)
-        overlap[overlap < iou_threshold] = 0.0
-        rows, cols = linear_sum_assignment(overlap, maximize=True)
-        matched = overlap[rows, cols] > 0.0
-        matched_current, matched_new = others[rows[matched]], cols[matched]
-
-    unmatched_new = np.ones(num_new, dtype=bool)
-    unmatched_new[matched_new] = False
-    added = np.flatnonzero(unmatched_new)
-    if unmatched_current is UnmatchedPolicy.KEEP:
-        kept_mask = np.zeros(len(current), dtype=bool)
-        kept_mask[others] = True
-        kept_mask[matched_current] = False
-        kept = np.flatnonzero(kept_mask)
-    else:
-        kept = matched_new[:0]
-    if source is Source.CLOUD:
-        fused_boxes, fused_labels = current.boxes[matched_current], labels[matched_new]
-    else:
-        fused_boxes, fused_labels = boxes[matched_new], current.labels[matched_current]
-    source_id = np.int8(source)
-    fused = ObjectSet(
-        ids=np.concatenate(
-            [
-                current.ids[matched_current],
-                current.ids[kept],
-                np.arange(next_id, next_id + num_new, dtype=np.int64)[added],
-            ]
-        ),
-        boxes=np.concatenate([fused_boxes, current.boxes[kept], boxes[added]]),
-        labels=np.concatenate([fused_labels, current.labels[kept], labels[added]]).astype(
-            np.int64, copy=False
-        ),
-        scores=np.concatenate(
-            [scores[matched_new] * decay, current.scores[kept], scores[added]]
-        ).astype(np.float64, copy=False),
-        sources=np.concatenate(
-            [
-                np.full(len(matched_new), source_id),
-                current.sources[kept],
-                np.full(len(added), source_id),
-            ]
-        ),
+    others, overlap = _thresholded_overlap(
+        current.boxes, current.sources, int(source), boxes, iou_threshold
     )
-    return fused, next_id + num_new
+    rows = cols = _NO_INDICES
+    if overlap.size:
+        rows, cols = linear_sum_assignment(overlap, maximize=True)
+    ids, fused_boxes, fused_labels, fused_scores, sources = _assemble(
+        current.ids,
+        current.boxes,
+        current.labels,
+        current.scores,
+        current.sources,
+        others,
+        overlap,
+        rows,
+        cols,
+        boxes,
+        np.asarray(labels, dtype=np.int64),
+        np.asarray(scores, dtype=np.float64),
+        int(source),
+        source is Source.CLOUD,
+        decay,
+        unmatched_current is UnmatchedPolicy.KEEP,
+        next_id,
+    )
+    return ObjectSet(ids, fused_boxes, fused_labels, fused_scores, sources), next_id + num_new
+
+
+_NO_INDICES = np.zeros(0, dtype=np.int64)
+
+
+@njit(cache=True)
+def _thresholded_overlap(
+    current_boxes: np.ndarray,
+    current_sources: np.ndarray,
+    source: int,
+    new_boxes: np.ndarray,
+    iou_threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1 and 2: the current objects of the other source (indices), and their IoU with the new
+    boxes with values below the threshold set to 0 (the arithmetic of ``pairwise_iou``)."""
+    others = np.flatnonzero(current_sources != source)
+    overlap = np.empty((len(others), len(new_boxes)), dtype=np.float64)
+    for row in range(len(others)):
+        box = current_boxes[others[row]]
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        for col in range(len(new_boxes)):
+            new = new_boxes[col]
+            width = max(min(box[2], new[2]) - max(box[0], new[0]), 0.0)
+            height = max(min(box[3], new[3]) - max(box[1], new[1]), 0.0)
+            intersection = width * height
+            union = area + (new[2] - new[0]) * (new[3] - new[1]) - intersection
+            iou = intersection / max(union, TINY_AREA)
+            overlap[row, col] = iou if iou >= iou_threshold else 0.0
+    return others, overlap
+
+
+@njit(cache=True)
+def _assemble(
+    current_ids: np.ndarray,
+    current_boxes: np.ndarray,
+    current_labels: np.ndarray,
+    current_scores: np.ndarray,
+    current_sources: np.ndarray,
+    others: np.ndarray,
+    overlap: np.ndarray,
+    assigned_rows: np.ndarray,
+    assigned_cols: np.ndarray,
+    new_boxes: np.ndarray,
+    new_labels: np.ndarray,
+    new_scores: np.ndarray,
+    source: int,
+    from_cloud: bool,
+    decay: float,
+    keep_unmatched: bool,
+    next_id: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 4 and 5 (and the unmatched policy): the fused arrays, in the documented order.
+    An assigned pair is a match only where its thresholded IoU is non-zero."""
+    matched = np.empty(len(assigned_rows), dtype=np.bool_)
+    for pair in range(len(assigned_rows)):
+        matched[pair] = overlap[assigned_rows[pair], assigned_cols[pair]] > 0.0
+    matched_current = others[assigned_rows[matched]]
+    matched_new = assigned_cols[matched]
+    is_matched_current = np.zeros(len(current_ids), dtype=np.bool_)
+    is_matched_current[matched_current] = True
+    is_matched_new = np.zeros(len(new_labels), dtype=np.bool_)
+    is_matched_new[matched_new] = True
+    kept = others[~is_matched_current[others]] if keep_unmatched else others[:0]
+    added = np.flatnonzero(~is_matched_new)
+    size = len(matched_current) + len(kept) + len(added)
+    ids = np.empty(size, dtype=np.int64)
+    boxes = np.empty((size, 4), dtype=np.float64)
+    labels = np.empty(size, dtype=np.int64)
+    scores = np.empty(size, dtype=np.float64)
+    sources = np.empty(size, dtype=np.int8)
+    row = 0
+    for pair in range(len(matched_current)):
+        current, new = matched_current[pair], matched_new[pair]
+        ids[row] = current_ids[current]
+        if from_cloud:
+            boxes[row] = current_boxes[current]
+            labels[row] = new_labels[new]
+        else:
+            boxes[row] = new_boxes[new]
+            labels[row] = current_labels[current]
+        scores[row] = new_scores[new] * decay
+        sources[row] = source
+        row += 1
+    for current in kept:
+        ids[row] = current_ids[current]
+        boxes[row] = current_boxes[current]
+        labels[row] = current_labels[current]
+        scores[row] = current_scores[current]
+        sources[row] = current_sources[current]
+        row += 1
+    for new in added:
+        ids[row] = next_id + new
+        boxes[row] = new_boxes[new]
+        labels[row] = new_labels[new]
+        scores[row] = new_scores[new]
+        sources[row] = source
+        row += 1
+    return ids, boxes, labels, scores, sources

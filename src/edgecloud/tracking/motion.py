@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 
 from edgecloud.tracking.base import BoxTracker
 
@@ -37,10 +38,8 @@ class ConstantVelocityTracker(BoxTracker):
             raise ValueError(f"velocity_smoothing must be in [0, 1), got {velocity_smoothing!r}")
         self.velocity_smoothing = velocity_smoothing
         self._frame = 0
-        # The objects of the newest start, in start() order, and the order that sorts their ids
-        # (for the next start's look-up).
+        # the objects of the newest start, in start() order
         self._ids = np.zeros(0, dtype=np.int64)
-        self._id_order = np.zeros(0, dtype=np.int64)
         self._boxes = np.zeros((0, 4), dtype=np.float64)
         self._velocity = np.zeros((0, 4), dtype=np.float64)
         self._measured = np.zeros(0, dtype=bool)
@@ -53,30 +52,18 @@ class ConstantVelocityTracker(BoxTracker):
         boxes = np.array(boxes, dtype=np.float64, copy=True).reshape(-1, 4)
         if len(ids) != len(boxes):
             raise ValueError(f"start() got {len(ids)} ids but {len(boxes)} boxes")
-        if len(self._ids) and len(ids):
-            rank = np.searchsorted(self._ids, ids, sorter=self._id_order)
-            np.minimum(rank, len(self._ids) - 1, out=rank)
-            where = self._id_order[rank]
-            known = self._ids[where] == ids
-            # Rows of new ids gather an arbitrary known object; masking with ``known`` zeroes them.
-            elapsed = frame_index - self._frame
-            if elapsed > 0:
-                velocity = (boxes - self._boxes[where]) / elapsed
-                smoothing = self.velocity_smoothing
-                if smoothing:
-                    smoothed = smoothing * self._velocity[where] + (1.0 - smoothing) * velocity
-                    velocity = np.where(self._measured[where, None], smoothed, velocity)
-                measured = known
-            else:
-                velocity = self._velocity[where]
-                measured = self._measured[where] & known
-            velocity *= known[:, None]
-        else:
-            velocity = np.zeros_like(boxes)
-            measured = np.zeros(len(ids), dtype=bool)
+        self._velocity, self._measured = _measure_velocities(
+            self._ids,
+            self._boxes,
+            self._velocity,
+            self._measured,
+            frame_index - self._frame,
+            self.velocity_smoothing,
+            ids,
+            boxes,
+        )
         self._frame = frame_index
-        self._ids, self._id_order = ids, np.argsort(ids)
-        self._boxes, self._velocity, self._measured = boxes, velocity, measured
+        self._ids, self._boxes = ids, boxes
         if len(self._found) != len(ids):
             self._found = _all_found(len(ids))
 
@@ -94,3 +81,40 @@ def _all_found(count: int) -> np.ndarray:
     found = np.ones(count, dtype=bool)
     found.flags.writeable = False
     return found
+
+
+@njit(cache=True)
+def _measure_velocities(
+    previous_ids: np.ndarray,
+    previous_boxes: np.ndarray,
+    previous_velocity: np.ndarray,
+    previous_measured: np.ndarray,
+    elapsed: int,
+    smoothing: float,
+    ids: np.ndarray,
+    boxes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each new object's velocity and whether it was measured (see the class docstring): ids
+    seen at the previous start are looked up by binary search; new ids start at rest."""
+    velocity = np.zeros((len(ids), 4), dtype=np.float64)
+    measured = np.zeros(len(ids), dtype=np.bool_)
+    order = np.argsort(previous_ids)
+    sorted_ids = previous_ids[order]
+    for row in range(len(ids)):
+        rank = np.searchsorted(sorted_ids, ids[row])
+        if rank == len(sorted_ids) or sorted_ids[rank] != ids[row]:
+            continue
+        known = order[rank]
+        if elapsed <= 0:
+            velocity[row] = previous_velocity[known]
+            measured[row] = previous_measured[known]
+            continue
+        for coordinate in range(4):
+            change = (boxes[row, coordinate] - previous_boxes[known, coordinate]) / elapsed
+            if smoothing and previous_measured[known]:
+                change = (
+                    smoothing * previous_velocity[known, coordinate] + (1.0 - smoothing) * change
+                )
+            velocity[row, coordinate] = change
+        measured[row] = True
+    return velocity, measured

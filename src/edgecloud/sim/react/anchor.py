@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
+from edgecloud.detections import FrameDetections
 from edgecloud.fusion.objects import ObjectSet
 
 
@@ -39,56 +41,96 @@ class Anchor:
 
     def at(self, frame: int, *, decay: float, drop_below: float) -> ObjectSet:
         """The objects at one ``frame``, with the arithmetic of :meth:`extrapolate`."""
-        assert self.velocities is not None, "only closed-form anchors extrapolate"
         objects = self.objects
-        since = frame - self.frame
         if len(objects) == 0:
             return objects
-        boxes = objects.boxes + self.velocities * float(since)
-        scores = objects.scores * decay_factor(decay, since)
-        keep = proper_boxes(boxes)
-        if since:
-            keep &= scores >= drop_below
-        if keep.all():
-            return ObjectSet(objects.ids, boxes, objects.labels, scores, objects.sources)
+        rows, boxes, scores, _ = self._evaluate([frame], decay=decay, drop_below=drop_below)
         return ObjectSet(
-            objects.ids[keep],
-            boxes[keep],
-            objects.labels[keep],
-            scores[keep],
-            objects.sources[keep],
+            objects.ids[rows], boxes, objects.labels[rows], scores, objects.sources[rows]
         )
 
     def extrapolate(
         self, frames: np.ndarray, *, decay: float, drop_below: float
     ) -> list[ObjectSet]:
         """The objects at each of ``frames`` (none before :attr:`frame`), from the closed form."""
-        assert self.velocities is not None, "only closed-form anchors extrapolate"
         objects = self.objects
-        since = np.asarray(frames, dtype=np.int64) - self.frame
         if len(objects) == 0:
-            return [objects] * len(since)
-        offsets = since.astype(np.float64)
-        boxes = objects.boxes[None] + self.velocities[None] * offsets[:, None, None]
-        factors = np.array([decay_factor(decay, n) for n in since], dtype=np.float64)
-        scores = objects.scores[None] * factors[:, None]
-        # fresh detections enter by the detection threshold; only aged objects are dropped
-        keep = ((scores >= drop_below) | (since == 0)[:, None]) & proper_boxes(boxes)
-        evaluated = []
-        for row in range(len(since)):
-            kept = keep[row]
-            if kept.all():
-                evaluated.append(
-                    ObjectSet(objects.ids, boxes[row], objects.labels, scores[row], objects.sources)
-                )
-            else:
-                evaluated.append(
-                    ObjectSet(
-                        objects.ids[kept],
-                        boxes[row][kept],
-                        objects.labels[kept],
-                        scores[row][kept],
-                        objects.sources[kept],
-                    )
-                )
-        return evaluated
+            return [objects] * len(frames)
+        rows, boxes, scores, bounds = self._evaluate(frames, decay=decay, drop_below=drop_below)
+        ids, labels, sources = objects.ids[rows], objects.labels[rows], objects.sources[rows]
+        return [
+            ObjectSet(
+                ids[begin:end],
+                boxes[begin:end],
+                labels[begin:end],
+                scores[begin:end],
+                sources[begin:end],
+            )
+            for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        ]
+
+    def extrapolate_detections(
+        self, frames: np.ndarray, *, decay: float, drop_below: float
+    ) -> list[FrameDetections]:
+        """What :meth:`extrapolate` shows at each of ``frames``, as the float32
+        :class:`FrameDetections` that evaluation takes (the simulator's scoring path)."""
+        objects = self.objects
+        if len(objects) == 0:
+            return [FrameDetections()] * len(frames)
+        rows, boxes, scores, bounds = self._evaluate(frames, decay=decay, drop_below=drop_below)
+        boxes, scores = boxes.astype(np.float32), scores.astype(np.float32)
+        labels = objects.labels[rows]
+        return [
+            FrameDetections(boxes[begin:end], labels[begin:end], scores[begin:end])
+            for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        ]
+
+    def _evaluate(
+        self, frames: np.ndarray | list[int], *, decay: float, drop_below: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The closed form at ``frames``, flattened: frame ``k``'s objects are rows
+        ``bounds[k]:bounds[k + 1]`` of ``rows`` (indices into :attr:`objects`), ``boxes`` and
+        ``scores``."""
+        assert self.velocities is not None, "only closed-form anchors extrapolate"
+        since = np.asarray(frames, dtype=np.int64) - self.frame
+        # decay_factor's formula, inlined: this runs at every fusion
+        factors = np.array([decay**n for n in since.tolist()], dtype=np.float64)
+        objects = self.objects
+        return _closed_form(
+            objects.boxes, self.velocities, objects.scores, since, factors, drop_below
+        )
+
+
+@njit(cache=True)
+def _closed_form(
+    boxes: np.ndarray,
+    velocities: np.ndarray,
+    scores: np.ndarray,
+    since: np.ndarray,
+    factors: np.ndarray,
+    drop_below: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Move every box ``since`` frames at its velocity and scale every score by that frame's
+    decay ``factor``; keep proper boxes whose score is still above ``drop_below`` (fresh
+    detections, ``since == 0``, entered by the detection threshold and are all kept)."""
+    num_frames, num_objects = len(since), len(scores)
+    rows = np.empty(num_frames * num_objects, dtype=np.int64)
+    moved = np.empty((num_frames * num_objects, 4), dtype=np.float64)
+    aged = np.empty(num_frames * num_objects, dtype=np.float64)
+    bounds = np.zeros(num_frames + 1, dtype=np.int64)
+    count = 0
+    for k in range(num_frames):
+        offset = float(since[k])
+        for n in range(num_objects):
+            x1 = boxes[n, 0] + velocities[n, 0] * offset
+            y1 = boxes[n, 1] + velocities[n, 1] * offset
+            x2 = boxes[n, 2] + velocities[n, 2] * offset
+            y2 = boxes[n, 3] + velocities[n, 3] * offset
+            score = scores[n] * factors[k]
+            if x2 > x1 and y2 > y1 and (score >= drop_below or since[k] == 0):
+                rows[count] = n
+                moved[count, 0], moved[count, 1], moved[count, 2], moved[count, 3] = x1, y1, x2, y2
+                aged[count] = score
+                count += 1
+        bounds[k + 1] = count
+    return rows[:count], moved[:count], aged[:count], bounds

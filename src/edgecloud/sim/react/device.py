@@ -24,7 +24,6 @@ pipeline steps (40). So a zero-latency cloud answer to frame j is fused into fra
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,16 +45,6 @@ from edgecloud.tracking.base import BoxTracker
 TRACKED = 1
 EDGE_DETECTED = 2
 CLOUD_FUSED = 4
-
-
-def annotation_bytes(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> int:
-    """Size of the JSON answer a model server sends back for these detections (boxes to 0.1 px,
-    scores to 3 decimals), so downlink traffic grows with what was detected."""
-    objects = [
-        {"label": int(label), "box": [round(float(v), 1) for v in box], "score": round(float(s), 3)}
-        for box, label, s in zip(boxes, labels, scores, strict=True)
-    ]
-    return len(json.dumps({"objects": objects}, separators=(",", ":")).encode())
 
 
 @dataclass
@@ -194,6 +183,20 @@ class EdgeDevice:
     # -- camera and cloud communicator --------------------------------------------------------
 
     def on_capture(self, frame: int, time: float) -> list[Event]:
+        """Handle a capture, and then every following capture that is the only thing to happen
+        before the next queued event: while a capture's only follow-up is the next capture and
+        the queue holds nothing earlier, the queue would deliver that capture next anyway, so it
+        is handled here at once (frames that only age the display cost no queue round trip)."""
+        events = self._capture(frame, time)
+        while (
+            len(events) == 1
+            and type(following := events[0]) is FrameCaptured
+            and following.time < self.next_event_time()
+        ):
+            events = self._capture(following.frame, following.time)
+        return events
+
+    def _capture(self, frame: int, time: float) -> list[Event]:
         self.newest_captured = frame
         cloud_every = self.policy.cloud_every
         if self.closed_loop:
@@ -235,8 +238,8 @@ class EdgeDevice:
 
     def on_served(self, inference: InferenceRequest) -> list[Event]:
         request: CloudRequest = inference.payload
-        boxes, labels, scores = self.sequence.cloud.frame(self.recorded_index(request.frame))
-        request.response_bytes = annotation_bytes(boxes, labels, scores)
+        answer_bytes = self.sequence.cloud.answer_bytes[self.recorded_index(request.frame)]
+        request.response_bytes = int(answer_bytes)
         arrival = self.downlink.transmit(
             send_time_s=inference.finish_time, num_bytes=request.response_bytes
         )

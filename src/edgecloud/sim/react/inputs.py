@@ -3,6 +3,7 @@ plus (only when a pixel tracker or the change detector needs them) the real fram
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,18 @@ class ThresholdedDetections:
     boxes: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
+
+    @functools.cached_property
+    def answer_bytes(self) -> np.ndarray:
+        """Per frame, the size of the JSON answer a model server sends for these detections
+        (see :func:`json_answer_bytes`), so downlink traffic grows with what was detected.
+        The values are the recording's float32 ones, so converting back is exact."""
+        return json_answer_bytes(
+            offsets=self.offsets,
+            boxes=self.boxes.astype(np.float32),
+            labels=self.labels,
+            scores=self.scores.astype(np.float32),
+        )
 
     @classmethod
     def from_recording(
@@ -45,6 +58,61 @@ class ThresholdedDetections:
 
     def count(self, index: int) -> int:
         return int(self.offsets[index + 1] - self.offsets[index])
+
+
+def json_answer_bytes(
+    *, offsets: np.ndarray, boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray
+) -> np.ndarray:
+    """Per frame (detections ``offsets[f]:offsets[f + 1]``), the byte length of
+
+        json.dumps({"objects": [{"label": int(label), "box": [round(v, 1) for v in box],
+                                 "score": round(score, 3)}, ...]}, separators=(",", ":"))
+
+    computed without building the strings. Boxes and scores must be float32, as recordings
+    store them: then ``v * 10`` and ``v * 1000`` are exact in float64, so ``rint`` of them rounds
+    half-to-even on the exact value, as Python's ``round`` does, and the length of each number's
+    ``repr`` follows from its digits."""
+    if boxes.dtype != np.float32 or scores.dtype != np.float32:
+        raise TypeError(f"boxes and scores must be float32, got {boxes.dtype} and {scores.dtype}")
+    # {"label":L,"box":[a,b,c,d],"score":S} has 31 characters besides L, a..d and S
+    object_bytes = (
+        31
+        + _decimal_repr_lengths(labels.astype(np.float64), decimals=0, is_float=False)
+        + _decimal_repr_lengths(boxes, decimals=1).sum(axis=1)
+        + _decimal_repr_lengths(scores, decimals=3)
+    )
+    per_frame = np.add.reduceat(np.append(object_bytes, 0), offsets[:-1]) * (
+        offsets[1:] > offsets[:-1]
+    )
+    counts = np.diff(offsets)
+    # {"objects":[...]} has 14 characters, and objects are separated by commas
+    return 14 + per_frame + np.maximum(counts - 1, 0)
+
+
+_POWERS_OF_TEN = 10.0 ** np.arange(1, 16)
+
+
+def _decimal_repr_lengths(
+    values: np.ndarray, *, decimals: int, is_float: bool = True
+) -> np.ndarray:
+    """``len(repr(round(float(v), decimals)))`` (``len(str(int(v)))`` when not ``is_float``)
+    for values whose scaling by ``10**decimals`` is exact in float64."""
+    scale = 10.0**decimals
+    scaled = np.rint(values.astype(np.float64) * scale)
+    magnitude = np.abs(scaled)
+    if magnitude.size and magnitude.max() >= 1e15:
+        raise ValueError("values of 1e15 or more are written with an exponent")
+    integer = np.floor(magnitude / scale)
+    lengths = np.signbit(scaled) + 1 + np.searchsorted(_POWERS_OF_TEN, integer, side="right")
+    if not is_float:
+        return lengths
+    # repr drops the fraction's trailing zeros but keeps at least one digit ("12.0", "0.12")
+    fraction = magnitude - integer * scale
+    fraction_digits = np.full(magnitude.shape, decimals)
+    for power in range(1, decimals):
+        fraction_digits -= fraction % 10.0**power == 0
+    fraction_digits[fraction == 0] = 1
+    return lengths + 1 + fraction_digits
 
 
 class FrameCache:

@@ -4,6 +4,7 @@ per-frame rows, and the systems figures (traffic, cost, response time, staleness
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -11,7 +12,6 @@ from typing import TextIO
 import numpy as np
 
 from edgecloud.detections import FrameDetections
-from edgecloud.fusion.objects import ObjectSet
 from edgecloud.metrics.coco import evaluate_detections
 from edgecloud.metrics.tide import tide_errors
 from edgecloud.recording.reader import SequenceRecording
@@ -48,29 +48,34 @@ def displayed_outputs(device: EdgeDevice, *, deadline_frames: float) -> np.ndarr
     return np.minimum(published, not_from_the_future)
 
 
-def shown_object_sets(device: EdgeDevice, shown: np.ndarray) -> dict[int, ObjectSet]:
-    """The objects of every output index in ``shown``; outputs the pipeline left to their
-    anchor's closed form are evaluated here, one vectorised call per anchor."""
+def shown_detections(device: EdgeDevice, shown: np.ndarray) -> dict[int, FrameDetections]:
+    """What every output index in ``shown`` displayed, as evaluation takes it; outputs the
+    pipeline left to their anchor's closed form are evaluated here, one vectorised call per
+    anchor."""
     timeline = device.timeline
     policy = device.policy
-    objects: dict[int, ObjectSet] = {}
+    detections: dict[int, FrameDetections] = {}
     lazy: dict[int, list[int]] = {}
     anchors = {}
     for index in np.unique(shown[shown >= 0]).tolist():
         stored = timeline.output_objects[index]
         if stored is not None:
-            objects[index] = stored
+            detections[index] = FrameDetections(
+                boxes=stored.boxes.astype(np.float32),
+                labels=stored.labels,
+                scores=stored.scores.astype(np.float32),
+            )
         else:
             anchor = timeline.output_anchors[index]
             lazy.setdefault(id(anchor), []).append(index)
             anchors[id(anchor)] = anchor
     for key, indices in lazy.items():
         frames = np.array([timeline.output_frames[i] for i in indices])
-        evaluated = anchors[key].extrapolate(
+        evaluated = anchors[key].extrapolate_detections(
             frames, decay=policy.decay, drop_below=policy.drop_threshold
         )
-        objects.update(zip(indices, evaluated, strict=True))
-    return objects
+        detections.update(zip(indices, evaluated, strict=True))
+    return detections
 
 
 @dataclass
@@ -144,49 +149,42 @@ class ReplayReport:
         shown_frames = np.where(shown >= 0, output_frames[np.maximum(shown, 0)], -1)
         staleness = np.where(shown >= 0, np.arange(device.num_frames) - shown_frames, -1)
         self.display_staleness.extend(int(s) for s in staleness[shown >= 0])
+        if not self.score_accuracy and self._writer is None:
+            return
         sequence = device.sequence
+        detections = shown_detections(device, shown)
+        nothing = FrameDetections()
+        displayed = [detections[index] if index >= 0 else nothing for index in shown.tolist()]
+        if self.score_accuracy:
+            recorded = np.arange(device.num_frames) % sequence.num_frames
+            self.ground_truth_frames.extend(
+                zip(itertools.repeat(sequence.ground_truth), recorded.tolist())
+            )
+            self.image_sizes.extend(
+                itertools.repeat((sequence.height, sequence.width), device.num_frames)
+            )
+            self.displayed.extend(displayed)
+        if self._writer is None:
+            return
         sent = set(timeline.sent_frames)
-        empty = FrameDetections()
-        shown_objects = shown_object_sets(device, shown)
-        displayed: dict[int, FrameDetections] = {}
-        image_size = (sequence.height, sequence.width)
         for frame in range(device.num_frames):
-            index = int(shown[frame])
-            objects = shown_objects[index] if index >= 0 else None
-            if self.score_accuracy:
-                self.ground_truth_frames.append(
-                    (sequence.ground_truth, frame % sequence.num_frames)
+            action = actions.get(frame)
+            self._writer.writerow(
+                (
+                    device.device_id,
+                    sequence.name,
+                    frame,
+                    f"{device.capture_time(frame):.6f}",
+                    int(action is not None),
+                    int(bool(action and action & TRACKED)),
+                    int(bool(action and action & EDGE_DETECTED)),
+                    int(bool(action and action & CLOUD_FUSED)),
+                    int(frame in sent),
+                    int(shown_frames[frame]),
+                    int(staleness[frame]),
+                    len(displayed[frame]),
                 )
-                self.image_sizes.append(image_size)
-                if objects is None:
-                    self.displayed.append(empty)
-                elif (detections := displayed.get(index)) is not None:
-                    self.displayed.append(detections)
-                else:
-                    displayed[index] = detections = FrameDetections(
-                        boxes=objects.boxes.astype(np.float32),
-                        labels=objects.labels,
-                        scores=objects.scores.astype(np.float32),
-                    )
-                    self.displayed.append(detections)
-            if self._writer is not None:
-                action = actions.get(frame)
-                self._writer.writerow(
-                    (
-                        device.device_id,
-                        sequence.name,
-                        frame,
-                        f"{device.capture_time(frame):.6f}",
-                        int(action is not None),
-                        int(bool(action and action & TRACKED)),
-                        int(bool(action and action & EDGE_DETECTED)),
-                        int(bool(action and action & CLOUD_FUSED)),
-                        int(frame in sent),
-                        int(shown_frames[frame]),
-                        int(staleness[frame]),
-                        0 if objects is None else len(objects),
-                    )
-                )
+            )
 
     def results(self) -> dict:
         """``results.json``: flat ``metrics`` plus the sorted response times for CDFs."""
