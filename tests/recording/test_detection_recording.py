@@ -113,6 +113,21 @@ def test_round_trip_is_exact(recording_root: Path) -> None:
     assert empty.ground_truth(1).ignore_boxes.shape == (0, 4)
 
 
+def test_a_sequence_read_without_ground_truth_skips_its_arrays(recording_root: Path) -> None:
+    recording = DetectionRecording.open(recording_root)
+    # a corrupt annotation array does not matter when annotations are not read
+    edit_arrays(recording_root, "seq-b.2", gt_labels=None, ignore_offsets=np.zeros(2, np.int64))
+    sequence = recording.sequence("seq-b.2", ground_truth=False)
+    written = SEQUENCES["seq-b.2"]
+    for i, det in enumerate(written["detections"]):
+        assert_same_array(sequence.detections(i).boxes, det.boxes)
+    assert_same_array(sequence.encoded_bytes, np.array(written["encoded_bytes"], np.int64))
+    with pytest.raises(ValueError, match="read with ground_truth=False"):
+        sequence.ground_truth(0)
+    with pytest.raises(RecordingFormatError, match=r"missing arrays \['gt_labels'\]"):
+        recording.sequence("seq-b.2")
+
+
 def test_manifest_contents(recording_root: Path) -> None:
     manifest = DetectionRecording.open(recording_root).manifest
     assert manifest == {

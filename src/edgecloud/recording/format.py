@@ -42,6 +42,11 @@ RAGGED_GROUPS: dict[str, dict[str, tuple[int, ...]]] = {
 # One value per frame.
 PER_FRAME_ARRAYS = ("latency_s", "encoded_bytes")
 
+# The arrays only ground truth needs (a replay that scores against another recording skips them).
+GROUND_TRUTH_ARRAYS = frozenset(
+    {"gt_offsets", "gt_boxes", "gt_labels", "gt_track_ids", "ignore_offsets", "ignore_boxes"}
+)
+
 _SEQUENCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 

@@ -23,6 +23,7 @@ from edgecloud.recording.format import (
     ARRAY_DTYPES,
     FORMAT_NAME,
     FORMAT_VERSION,
+    GROUND_TRUTH_ARRAYS,
     MANIFEST_FILE,
     PER_FRAME_ARRAYS,
     RAGGED_GROUPS,
@@ -87,6 +88,11 @@ class SequenceRecording:
 
     def ground_truth(self, index: int) -> FrameAnnotations:
         """Ground truth of frame ``index``, including its ignore regions."""
+        if "gt_offsets" not in self._arrays:
+            raise ValueError(
+                f"sequence {self.name!r} was read with ground_truth=False; read it again "
+                "with DetectionRecording.sequence(name) to get its ground truth"
+            )
         rows = self._rows("gt_offsets", index)
         ignore = self._rows("ignore_offsets", index)
         return FrameAnnotations(
@@ -175,11 +181,13 @@ class DetectionRecording:
             raise KeyError(f"no sequence {name!r} in {self.root}; have {list(self._entries)}")
         return self._entries[name]
 
-    def sequence(self, name: str) -> SequenceRecording:
-        """Load and validate one sequence's arrays."""
+    def sequence(self, name: str, *, ground_truth: bool = True) -> SequenceRecording:
+        """Load and validate one sequence's arrays; without ``ground_truth`` its annotation
+        arrays are neither read nor checked (faster when another recording is scored)."""
         entry = self._entry(name)
         path = self.root / entry["file"]
-        arrays = _read_arrays(path)
+        keys = [key for key in ARRAY_DTYPES if ground_truth or key not in GROUND_TRUTH_ARRAYS]
+        arrays = _read_arrays(path, keys)
         _check_arrays(path, arrays, entry["num_frames"], len(self._manifest["class_names"]))
         return SequenceRecording(
             name=name,
@@ -263,16 +271,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Load the format's arrays (unknown extra members are ignored), refusing pickles."""
+def _read_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
+    """Load the format's arrays named in ``keys`` (unknown extra members are ignored), refusing
+    pickles."""
     if not zipfile.is_zipfile(path):
         raise RecordingFormatError(path, "sequence file is not an .npz (zip) archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in ARRAY_DTYPES if key in archive.files}
+            arrays = {key: archive[key] for key in keys if key in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise RecordingFormatError(path, f"cannot read sequence arrays: {error}") from error
-    missing = [key for key in ARRAY_DTYPES if key not in arrays]
+    missing = [key for key in keys if key not in arrays]
     if missing:
         raise RecordingFormatError(path, f"missing arrays {missing}")
     return arrays
@@ -281,9 +290,10 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
 def _check_arrays(
     path: Path, arrays: dict[str, np.ndarray], num_frames: int, num_classes: int
 ) -> None:
-    """Dtypes, shapes, CSR offsets and value ranges, against the manifest's frame count."""
+    """Dtypes, shapes, CSR offsets and value ranges of the arrays read, against the manifest's
+    frame count."""
     for key, dtype in ARRAY_DTYPES.items():
-        if arrays[key].dtype != dtype:
+        if key in arrays and arrays[key].dtype != dtype:
             raise RecordingFormatError(
                 path, f"{key} has dtype {arrays[key].dtype}, expected {dtype}"
             )
@@ -294,9 +304,10 @@ def _check_arrays(
                 f"{key} has shape {arrays[key].shape}, expected ({num_frames},) per the manifest",
             )
     for offsets_key, members in RAGGED_GROUPS.items():
-        _check_offsets(path, arrays, offsets_key, members, num_frames)
+        if offsets_key in arrays:
+            _check_offsets(path, arrays, offsets_key, members, num_frames)
     for key in ("det_labels", "gt_labels"):
-        labels = arrays[key]
+        labels = arrays.get(key, np.zeros(0, dtype=np.int64))
         if labels.size and (labels.min() < 1 or labels.max() > num_classes):
             raise RecordingFormatError(
                 path,

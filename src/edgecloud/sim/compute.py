@@ -155,7 +155,8 @@ class ComputeProfile:
         """Latency of one batch of ``batch_size``: a uniform draw among its samples with
         ``rng`` (mode ``sample``) or their mean (mode ``mean``, ``rng`` untouched)."""
         if self.mode == "mean":
-            return self.mean_latency(batch_size)
+            mean = self._means.get(batch_size)  # the simulator asks this for every frame
+            return mean if mean is not None else self._means[self._known(batch_size)]
         values = self._samples[self._known(batch_size)]
         return float(values[rng.integers(len(values))])
 

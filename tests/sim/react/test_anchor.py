@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgecloud.fusion import ObjectSet, Source
-from edgecloud.sim.react.anchor import Anchor
+from edgecloud.sim.react.anchor import Anchor, closed_form_detections
 
 
 def random_anchor(seed: int) -> Anchor:
@@ -52,3 +52,20 @@ def test_ageing_drops_low_scores_and_inverted_boxes_but_not_fresh_objects():
     assert anchor.at(11, decay=0.9, drop_below=0.5).ids.tolist() == [4]
     # three frames later the second box has width 10 - 12 < 0
     assert anchor.at(13, decay=0.9, drop_below=0.5).ids.tolist() == []
+
+
+def test_many_anchors_at_once_show_what_each_extrapolates():
+    anchors = [random_anchor(seed) for seed in range(3)]
+    anchors.append(Anchor(frame=3, objects=ObjectSet.empty(), velocities=np.zeros((0, 4))))
+    frames = [np.arange(7, 30), np.array([7, 9, 40]), np.array([], dtype=np.int64), np.arange(3, 6)]
+    shown = closed_form_detections(anchors, frames, decay=0.97, drop_below=0.5)
+    expected = [
+        objects
+        for anchor, anchor_frames in zip(anchors, frames, strict=True)
+        for objects in anchor.extrapolate(anchor_frames, decay=0.97, drop_below=0.5)
+    ]
+    assert len(shown) == len(expected) == 23 + 3 + 0 + 3
+    for detections, objects in zip(shown, expected, strict=True):
+        np.testing.assert_array_equal(detections.boxes, objects.boxes.astype(np.float32))
+        np.testing.assert_array_equal(detections.labels, objects.labels)
+        np.testing.assert_array_equal(detections.scores, objects.scores.astype(np.float32))

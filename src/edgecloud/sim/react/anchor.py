@@ -9,6 +9,8 @@ evaluates whole runs of frames with one vectorised call instead of stepping fram
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,22 +71,6 @@ class Anchor:
             for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
         ]
 
-    def extrapolate_detections(
-        self, frames: np.ndarray, *, decay: float, drop_below: float
-    ) -> list[FrameDetections]:
-        """What :meth:`extrapolate` shows at each of ``frames``, as the float32
-        :class:`FrameDetections` that evaluation takes (the simulator's scoring path)."""
-        objects = self.objects
-        if len(objects) == 0:
-            return [FrameDetections()] * len(frames)
-        rows, boxes, scores, bounds = self._evaluate(frames, decay=decay, drop_below=drop_below)
-        boxes, scores = boxes.astype(np.float32), scores.astype(np.float32)
-        labels = objects.labels[rows]
-        return [
-            FrameDetections(boxes[begin:end], labels[begin:end], scores[begin:end])
-            for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
-        ]
-
     def _evaluate(
         self, frames: np.ndarray | list[int], *, decay: float, drop_below: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -92,13 +78,57 @@ class Anchor:
         ``bounds[k]:bounds[k + 1]`` of ``rows`` (indices into :attr:`objects`), ``boxes`` and
         ``scores``."""
         assert self.velocities is not None, "only closed-form anchors extrapolate"
-        since = np.asarray(frames, dtype=np.int64) - self.frame
-        # decay_factor's formula, inlined: this runs at every fusion
-        factors = np.array([decay**n for n in since.tolist()], dtype=np.float64)
         objects = self.objects
+        since = np.asarray(frames, dtype=np.int64) - self.frame
         return _closed_form(
-            objects.boxes, self.velocities, objects.scores, since, factors, drop_below
+            objects.boxes,
+            self.velocities,
+            objects.scores,
+            np.array([0, len(objects)]),
+            np.zeros(len(since), dtype=np.int64),
+            since,
+            _decay_factors(decay, since),
+            drop_below,
         )
+
+
+def closed_form_detections(
+    anchors: Sequence[Anchor], frames: Sequence[np.ndarray], *, decay: float, drop_below: float
+) -> list[FrameDetections]:
+    """What each closed-form anchor shows at each of its ``frames`` (in order: the first
+    anchor's frames, then the second's...), as the float32 :class:`FrameDetections` that
+    evaluation takes. Same arithmetic as :meth:`Anchor.extrapolate`, in one compiled call for
+    all anchors: the simulator's scoring path."""
+    if not anchors:
+        return []
+    object_counts = [len(anchor.objects) for anchor in anchors]
+    frame_counts = [len(anchor_frames) for anchor_frames in frames]
+    frame_anchor = np.repeat(np.arange(len(anchors)), frame_counts)
+    since = np.concatenate(frames).astype(np.int64) - np.repeat(
+        [anchor.frame for anchor in anchors], frame_counts
+    )
+    rows, boxes, scores, bounds = _closed_form(
+        np.concatenate([anchor.objects.boxes for anchor in anchors]),
+        np.concatenate([anchor.velocities for anchor in anchors]),
+        np.concatenate([anchor.objects.scores for anchor in anchors]),
+        np.concatenate([[0], np.cumsum(object_counts)]),
+        frame_anchor,
+        since,
+        _decay_factors(decay, since),
+        drop_below,
+    )
+    labels = np.concatenate([anchor.objects.labels for anchor in anchors])[rows]
+    boxes, scores = boxes.astype(np.float32), scores.astype(np.float32)
+    return [
+        FrameDetections(boxes[begin:end], labels[begin:end], scores[begin:end])
+        for begin, end in itertools.pairwise(bounds.tolist())
+    ]
+
+
+def _decay_factors(decay: float, since: np.ndarray) -> np.ndarray:
+    """:func:`decay_factor` of every entry of ``since``, with its formula inlined (this runs at
+    every fusion)."""
+    return np.array([decay**n for n in since.tolist()], dtype=np.float64)
 
 
 @njit(cache=True)
@@ -106,22 +136,31 @@ def _closed_form(
     boxes: np.ndarray,
     velocities: np.ndarray,
     scores: np.ndarray,
+    object_bounds: np.ndarray,
+    frame_anchor: np.ndarray,
     since: np.ndarray,
     factors: np.ndarray,
     drop_below: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Move every box ``since`` frames at its velocity and scale every score by that frame's
-    decay ``factor``; keep proper boxes whose score is still above ``drop_below`` (fresh
-    detections, ``since == 0``, entered by the detection threshold and are all kept)."""
-    num_frames, num_objects = len(since), len(scores)
-    rows = np.empty(num_frames * num_objects, dtype=np.int64)
-    moved = np.empty((num_frames * num_objects, 4), dtype=np.float64)
-    aged = np.empty(num_frames * num_objects, dtype=np.float64)
+    """For each frame ``k``, the objects of anchor ``frame_anchor[k]`` (rows
+    ``object_bounds[a]:object_bounds[a + 1]``) ``since[k]`` frames after their fusion: every box
+    moved at its velocity, every score scaled by the decay ``factors[k]``; proper boxes whose
+    score is still above ``drop_below`` are kept (fresh detections, ``since == 0``, entered by
+    the detection threshold and are all kept). Flattened as :meth:`Anchor._evaluate` says."""
+    num_frames = len(since)
+    size = 0
+    for k in range(num_frames):
+        anchor = frame_anchor[k]
+        size += object_bounds[anchor + 1] - object_bounds[anchor]
+    rows = np.empty(size, dtype=np.int64)
+    moved = np.empty((size, 4), dtype=np.float64)
+    aged = np.empty(size, dtype=np.float64)
     bounds = np.zeros(num_frames + 1, dtype=np.int64)
     count = 0
     for k in range(num_frames):
         offset = float(since[k])
-        for n in range(num_objects):
+        anchor = frame_anchor[k]
+        for n in range(object_bounds[anchor], object_bounds[anchor + 1]):
             x1 = boxes[n, 0] + velocities[n, 0] * offset
             y1 = boxes[n, 1] + velocities[n, 1] * offset
             x2 = boxes[n, 2] + velocities[n, 2] * offset

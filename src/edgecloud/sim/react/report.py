@@ -15,6 +15,7 @@ from edgecloud.detections import FrameDetections
 from edgecloud.metrics.coco import evaluate_detections
 from edgecloud.metrics.tide import tide_errors
 from edgecloud.recording.reader import SequenceRecording
+from edgecloud.sim.react.anchor import closed_form_detections
 from edgecloud.sim.react.device import CLOUD_FUSED, EDGE_DETECTED, TRACKED, EdgeDevice
 from edgecloud.sim.react.scenario import UnitResult
 from edgecloud.sim.summary import distribution
@@ -69,12 +70,14 @@ def shown_detections(device: EdgeDevice, shown: np.ndarray) -> dict[int, FrameDe
             anchor = timeline.output_anchors[index]
             lazy.setdefault(id(anchor), []).append(index)
             anchors[id(anchor)] = anchor
-    for key, indices in lazy.items():
-        frames = np.array([timeline.output_frames[i] for i in indices])
-        evaluated = anchors[key].extrapolate_detections(
-            frames, decay=policy.decay, drop_below=policy.drop_threshold
-        )
-        detections.update(zip(indices, evaluated, strict=True))
+    output_frames = timeline.output_frames
+    evaluated = closed_form_detections(
+        [anchors[key] for key in lazy],
+        [np.array([output_frames[i] for i in indices]) for indices in lazy.values()],
+        decay=policy.decay,
+        drop_below=policy.drop_threshold,
+    )
+    detections.update(zip(itertools.chain.from_iterable(lazy.values()), evaluated, strict=True))
     return detections
 
 

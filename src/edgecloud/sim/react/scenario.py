@@ -160,7 +160,7 @@ class ReactScenario:
 
     def load_sequence(self, name: str) -> ReplaySequence:
         edge = self.edge.sequence(name)
-        cloud = self.cloud.sequence(name)
+        cloud = self.cloud.sequence(name, ground_truth=False)
         frames = motion = None
         if self.needs_frames:
             frames = FrameCache(directory=self.frames_root / name, num_frames=edge.num_frames)
