@@ -46,7 +46,13 @@ class Anchor:
         objects = self.objects
         if len(objects) == 0:
             return objects
-        rows, boxes, scores, _ = self._evaluate([frame], decay=decay, drop_below=drop_below)
+        assert self.velocities is not None, "only closed-form anchors extrapolate"
+        since = frame - self.frame
+        rows, boxes, scores = _closed_form_at(
+            objects.boxes, self.velocities, objects.scores, since, decay**since, drop_below
+        )
+        if len(rows) == len(objects):
+            return ObjectSet(objects.ids, boxes, objects.labels, scores, objects.sources)
         return ObjectSet(
             objects.ids[rows], boxes, objects.labels[rows], scores, objects.sources[rows]
         )
@@ -131,6 +137,56 @@ def _decay_factors(decay: float, since: np.ndarray) -> np.ndarray:
     return np.array([decay**n for n in since.tolist()], dtype=np.float64)
 
 
+@njit(cache=True, inline="always")
+def _aged_object(
+    boxes: np.ndarray,
+    velocities: np.ndarray,
+    scores: np.ndarray,
+    n: int,
+    since: int,
+    factor: float,
+    drop_below: float,
+) -> tuple[bool, float, float, float, float, float]:
+    """Object ``n`` ``since`` frames after its fusion: whether it is still shown, its box moved
+    at its velocity and its score scaled by the decay ``factor`` (fresh detections, ``since ==
+    0``, entered by the detection threshold and are all shown; boxes turned inside out are
+    lost)."""
+    offset = float(since)
+    x1 = boxes[n, 0] + velocities[n, 0] * offset
+    y1 = boxes[n, 1] + velocities[n, 1] * offset
+    x2 = boxes[n, 2] + velocities[n, 2] * offset
+    y2 = boxes[n, 3] + velocities[n, 3] * offset
+    score = scores[n] * factor
+    shown = x2 > x1 and y2 > y1 and (score >= drop_below or since == 0)
+    return shown, x1, y1, x2, y2, score
+
+
+@njit(cache=True)
+def _closed_form_at(
+    boxes: np.ndarray,
+    velocities: np.ndarray,
+    scores: np.ndarray,
+    since: int,
+    factor: float,
+    drop_below: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_closed_form` for one frame: the rows shown, their boxes and scores."""
+    rows = np.empty(len(scores), dtype=np.int64)
+    moved = np.empty((len(scores), 4), dtype=np.float64)
+    aged = np.empty(len(scores), dtype=np.float64)
+    count = 0
+    for n in range(len(scores)):
+        shown, x1, y1, x2, y2, score = _aged_object(
+            boxes, velocities, scores, n, since, factor, drop_below
+        )
+        if shown:
+            rows[count] = n
+            moved[count, 0], moved[count, 1], moved[count, 2], moved[count, 3] = x1, y1, x2, y2
+            aged[count] = score
+            count += 1
+    return rows[:count], moved[:count], aged[:count]
+
+
 @njit(cache=True)
 def _closed_form(
     boxes: np.ndarray,
@@ -143,10 +199,9 @@ def _closed_form(
     drop_below: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For each frame ``k``, the objects of anchor ``frame_anchor[k]`` (rows
-    ``object_bounds[a]:object_bounds[a + 1]``) ``since[k]`` frames after their fusion: every box
-    moved at its velocity, every score scaled by the decay ``factors[k]``; proper boxes whose
-    score is still above ``drop_below`` are kept (fresh detections, ``since == 0``, entered by
-    the detection threshold and are all kept). Flattened as :meth:`Anchor._evaluate` says."""
+    ``object_bounds[a]:object_bounds[a + 1]``) ``since[k]`` frames after their fusion, aged by
+    :func:`_aged_object` with the decay ``factors[k]``; flattened as :meth:`Anchor._evaluate`
+    says."""
     num_frames = len(since)
     size = 0
     for k in range(num_frames):
@@ -158,15 +213,12 @@ def _closed_form(
     bounds = np.zeros(num_frames + 1, dtype=np.int64)
     count = 0
     for k in range(num_frames):
-        offset = float(since[k])
         anchor = frame_anchor[k]
         for n in range(object_bounds[anchor], object_bounds[anchor + 1]):
-            x1 = boxes[n, 0] + velocities[n, 0] * offset
-            y1 = boxes[n, 1] + velocities[n, 1] * offset
-            x2 = boxes[n, 2] + velocities[n, 2] * offset
-            y2 = boxes[n, 3] + velocities[n, 3] * offset
-            score = scores[n] * factors[k]
-            if x2 > x1 and y2 > y1 and (score >= drop_below or since[k] == 0):
+            shown, x1, y1, x2, y2, score = _aged_object(
+                boxes, velocities, scores, n, since[k], factors[k], drop_below
+            )
+            if shown:
                 rows[count] = n
                 moved[count, 0], moved[count, 1], moved[count, 2], moved[count, 3] = x1, y1, x2, y2
                 aged[count] = score

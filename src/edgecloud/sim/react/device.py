@@ -388,16 +388,19 @@ class EdgeDevice:
 
     def _anchor_at(self, frame: int, objects: ObjectSet) -> None:
         """Restart tracking from freshly fused ``objects``."""
-        velocities: np.ndarray | None = np.zeros((len(objects), 4))
-        if self.tracker is not None:
-            self.tracker.start(
+        tracker = self.tracker
+        if tracker is None:
+            velocities = np.zeros((len(objects), 4))
+        else:
+            tracker.start(
                 frame_index=frame,
-                image=self.image(frame, self.tracker),
+                image=self.image(frame, tracker),
                 ids=objects.ids,
                 boxes=objects.boxes,
             )
-            velocities = self.tracker.velocities()
-            self.alive = np.ones(len(objects), dtype=bool)
+            velocities = tracker.velocities()
+            if velocities is None:
+                self.alive = np.ones(len(objects), dtype=bool)
         self.anchor = Anchor(frame=frame, objects=objects, velocities=velocities)
 
     def _objects_at(self, frame: int) -> ObjectSet:
