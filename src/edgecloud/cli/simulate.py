@@ -1,8 +1,11 @@
 """``simulate(cfg)``: replay recordings through a scenario and write what a paper reports.
 
-Writes into the run directory ``config.yaml`` (the resolved config), ``results.json`` (byte for
-byte the same for the same config and seed), ``frames.csv`` (one row per device and frame) and
-the run's figure. Wall-clock timings go to the log only, never into results.json.
+Dispatches on ``scenario.name``: ``react`` (the default) or ``clownfish``. A REACT run writes
+into the run directory ``config.yaml`` (the resolved config), ``results.json`` (byte for byte
+the same for the same config and seed), ``frames.csv`` (one row per device and frame) and the
+run's figure; a Clownfish run writes ``config.yaml``, ``results.json`` and its mode's files
+(:mod:`edgecloud.sim.clownfish.run`). Wall-clock timings go to the log only, never into
+results.json.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from edgecloud.sim import figures
+from edgecloud.sim.clownfish.inputs import ClownfishSequence, load_sequences
+from edgecloud.sim.clownfish.policy import ClownfishPolicy
+from edgecloud.sim.clownfish.run import IdealSettings, Scoring, TraceSettings, run_clownfish
+from edgecloud.sim.clownfish.scenario import ClownfishScenario, Layout
+from edgecloud.sim.clownfish.scenario import ServerSettings as ClownfishServerSettings
+from edgecloud.sim.clownfish.synthetic import SyntheticSettings, synthetic_sequences
 from edgecloud.sim.react.policy import ReactPolicy
 from edgecloud.sim.react.report import ReplayReport, summarize_metrics
 from edgecloud.sim.react.scenario import DeviceLayout, ReactScenario, ServerSettings
@@ -26,6 +35,16 @@ from edgecloud.utils.jsonio import write_json_report
 log = logging.getLogger(__name__)
 
 RUN_FIGURES = ("tide", "response_cdf", "none")
+# what a Clownfish run logs, per mode
+CLOWNFISH_SUMMARY = {
+    "timed": ("sim/accuracy", "sim/f1", "sim/throughput_fps", "sim/lag_within_1"),
+    "ideal": (
+        "ideal/edge_only/accuracy",
+        "ideal/cloud_only/accuracy",
+        "ideal/clownfish_siminet/nw6/lag2/accuracy",
+    ),
+    "traces": ("traces/siminet/auc", "traces/cosine/auc", "traces/euclidean/auc"),
+}
 
 
 def plain_partial(config: DictConfig) -> functools.partial:
@@ -69,8 +88,138 @@ def build_react_scenario(cfg: DictConfig) -> ReactScenario:
     )
 
 
+def scenario_name(cfg: DictConfig) -> str:
+    """Which scenario a config describes: ``scenario.name`` (REACT's configs say ``react``)."""
+    return str(OmegaConf.select(cfg, "scenario.name", default="react"))
+
+
+def clownfish_sequences(cfg: DictConfig) -> list[ClownfishSequence]:
+    """The videos a Clownfish run replays: ``scenario.synthetic`` ones when set, else those of
+    the action recording ``scenario.recording`` (``sequences``, then ``max_videos``)."""
+    scenario = cfg.scenario
+    if scenario.synthetic is not None:
+        options = OmegaConf.to_container(scenario.synthetic, resolve=True)
+        count = options.pop("count", 12)
+        seed = options.pop("seed", 0)
+        sequences = synthetic_sequences(
+            count=count, seed=seed, settings=SyntheticSettings(**options)
+        )
+        if scenario.sequences is not None:
+            wanted = set(scenario.sequences)
+            sequences = [s for s in sequences if s.name in wanted]
+        return sequences[: scenario.max_videos] if scenario.max_videos else sequences
+    return load_sequences(
+        scenario.recording,
+        names=list(scenario.sequences) if scenario.sequences is not None else None,
+        max_videos=scenario.max_videos,
+    )
+
+
+def build_clownfish_scenario(
+    cfg: DictConfig, *, sequences: list[ClownfishSequence] | None = None
+) -> ClownfishScenario:
+    """Instantiate and validate every part of the Clownfish scenario (no simulation yet), so
+    a bad method, link or parameter stops the run before it starts. ``sequences`` replaces
+    what :func:`clownfish_sequences` would load."""
+    scenario = cfg.scenario
+    method = scenario.method
+    if method is None:
+        choice = OmegaConf.select(cfg, "hydra.runtime.choices.method", default=None)
+        raise ValueError(
+            "scenario=clownfish needs a Clownfish method: method=clownfish_siminet (or "
+            "clownfish_cosine, clownfish_fixma, clownfish_optsim, clownfish_edge_only, "
+            "clownfish_edge_fixma, clownfish_cloud_only, clownfish_cloud_fixma, "
+            f"clownfish_filtering); got method={choice or 'react'}, a REACT method"
+        )
+    policy_options = OmegaConf.to_container(scenario.policy, resolve=True)
+    unknown = sorted(set(policy_options) - set(ClownfishPolicy.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"scenario.policy has keys Clownfish does not know: {unknown}")
+    timed = scenario.mode == "timed"
+    return ClownfishScenario(
+        sequences=sequences if sequences is not None else clownfish_sequences(cfg),
+        mode=scenario.mode,
+        method=method,
+        policy=ClownfishPolicy(**policy_options),
+        layout=Layout(**OmegaConf.to_container(scenario.layout, resolve=True)),
+        uplink=instantiate(cfg.network.uplink, _convert_="all") if timed else None,
+        downlink=instantiate(cfg.network.downlink) if timed else None,
+        server=ClownfishServerSettings(**OmegaConf.to_container(scenario.server, resolve=True)),
+        worker_profile=instantiate(scenario.worker_profile) if timed else None,
+        server_profile=instantiate(scenario.server_profile) if timed else None,
+        relevance_profile=instantiate(scenario.relevance_profile) if timed else None,
+        profile_mode=scenario.profile_mode,
+        header_bytes=scenario.header_bytes,
+        result_header_bytes=scenario.result_header_bytes,
+        class_offset=scenario.class_offset,
+    )
+
+
+def simulate_clownfish(
+    cfg: DictConfig, *, sequences: list[ClownfishSequence] | None = None
+) -> dict[str, float | None]:
+    """Run the configured Clownfish scenario; returns the flat metrics of results.json."""
+    check_config(cfg, required=("scenario", "network"))
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(without_hydra(cfg), output_dir / "config.yaml", resolve=True)
+    scenario = build_clownfish_scenario(cfg, sequences=sequences)
+    settings = cfg.scenario
+    ideal = OmegaConf.to_container(settings.ideal, resolve=True)
+    labels = _clownfish_labels(cfg)
+    started = time.perf_counter()
+    results = run_clownfish(
+        scenario,
+        seed=int(cfg.seed),
+        output_dir=output_dir,
+        scoring=Scoring(**OmegaConf.to_container(settings.scoring, resolve=True)),
+        ideal=IdealSettings(
+            methods=tuple(ideal["methods"]),
+            intervals=tuple(ideal["intervals"]),
+            lags=tuple(ideal["lags"]),
+            filter=ideal["filter"],
+        ),
+        traces=TraceSettings(**OmegaConf.to_container(settings.traces, resolve=True)),
+        figure=str(cfg.figure),
+        windows_csv=bool(cfg.frames_csv),
+        label=str(labels.get("method", scenario.method.name)),
+    )
+    results["labels"] = labels
+    write_json_report(output_dir / "results.json", results)
+    metrics = results["metrics"]
+    log.info(
+        "clownfish %s (%s) in %.2f s: %s",
+        scenario.mode,
+        scenario.method.name,
+        time.perf_counter() - started,
+        summarize_metrics(metrics, keys=CLOWNFISH_SUMMARY[scenario.mode]),
+    )
+    log.info("results in %s", output_dir)
+    return metrics
+
+
+def _clownfish_labels(cfg: DictConfig) -> dict[str, object]:
+    """What a sweep labels a Clownfish run by: the config group choices, method and mode."""
+    choices = OmegaConf.select(cfg, "hydra.runtime.choices")
+    if choices is None:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            choices = HydraConfig.get().runtime.choices
+        except ValueError:
+            choices = {}
+    labels: dict[str, object] = {
+        group: choices[group] for group in ("method", "network", "scenario") if group in choices
+    }
+    labels["clownfish_method"] = cfg.scenario.method
+    labels["mode"] = cfg.scenario.mode
+    return labels
+
+
 def simulate(cfg: DictConfig) -> dict[str, float | None]:
     """Run the configured scenario; returns the flat metrics of results.json."""
+    if scenario_name(cfg) == "clownfish":
+        return simulate_clownfish(cfg)
     check_config(cfg, required=("scenario", "network", "tracker"))
     if cfg.figure not in RUN_FIGURES:
         raise ValueError(f"figure must be one of {RUN_FIGURES}, got {cfg.figure!r}")
