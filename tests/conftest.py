@@ -34,6 +34,22 @@ TINY_WORLD_OVERRIDES = [
     "data.val_frame_stride=3",
 ]
 
+# A tiny action world (PKU-MMD layout) for the clownfish experiments: nine short videos of
+# 64x48 frames with about eight actions each, generated in about a second.
+TINY_ACTION_WORLD_OVERRIDES = [
+    "data.prepare.config.num_subjects=3",
+    "data.prepare.config.val_subjects=1",
+    "data.prepare.config.frames_per_video=[240,270]",
+    "data.prepare.config.width=64",
+    "data.prepare.config.height=48",
+    "data.prepare.config.action_seconds=[0.5,0.8]",
+    "data.prepare.config.background_seconds=[0.2,0.4]",
+    "data.prepare.workers=1",
+    "data.input_size=32",
+    "data.batch_size=2",
+    "data.num_workers=0",
+]
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` run only where CUDA is available."""
@@ -45,12 +61,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(requires_cuda)
 
 
-def experiment_names(*, task: str = "train") -> list[str]:
-    """Every experiment config of a task, as ``react/tiny_edge`` (train) or
-    ``react/sim/baselines`` (simulate: the files under a ``sim/`` folder)."""
+def experiment_names(*, task: str = "train", scenario: str = "react") -> list[str]:
+    """Every experiment config of a task, as ``react/tiny_edge`` (train: not under a ``sim/`` or
+    ``eval/`` folder) or ``react/sim/baselines`` (simulate: the files under a ``sim/`` folder, of
+    one ``scenario``, the first folder of the name: ``react`` or ``clownfish``)."""
     root = CONFIG_DIR / "experiment"
     names = sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
-    return [name for name in names if ("/sim/" in name) == (task == "simulate")]
+    names = [name for name in names if ("/sim/" in name) == (task == "simulate")]
+    if task == "train":
+        # evaluate-only experiments (e.g. clownfish/eval/record) train nothing
+        names = [name for name in names if "/eval/" not in name]
+    if task == "simulate":
+        names = [name for name in names if name.split("/", 1)[0] == scenario]
+    return names
 
 
 def shrink_model(cfg: DictConfig, *, height: int, width: int) -> None:
@@ -104,3 +127,17 @@ def tiny_world(data_dir, tmp_path_factory) -> Path:
     )
     instantiate(cfg.data).prepare_data()
     return data_dir / "drone_world"
+
+
+@pytest.fixture(scope="session")
+def tiny_action_world(data_dir, tmp_path_factory) -> Path:
+    """The tiny synthetic action world, generated through the data config as train.py would."""
+    run_dir = tmp_path_factory.mktemp("action_world_run")
+    cfg = compose_config(
+        "train",
+        overrides=["experiment=clownfish/local_r3d18", *TINY_ACTION_WORLD_OVERRIDES],
+        tmp_path=run_dir,
+        data_dir=data_dir,
+    )
+    instantiate(cfg.data).prepare_data()
+    return data_dir / "action_world"
