@@ -12,6 +12,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
+from edgecloud.cli.evaluate_actions import evaluate_actions
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
 from edgecloud.data.detection_dataset import frame_to_tensor
 from edgecloud.detections import FrameDetections
@@ -32,17 +34,6 @@ class SequenceOutputs:
     detections: list[FrameDetections]
     latency_s: list[float]
     encoded_bytes: list[int]
-
-
-def load_checkpoint_weights(module: DetectionModule, ckpt_path: str | Path) -> None:
-    """Load a Lightning checkpoint's weights (weights only: no code runs from the file)."""
-    path = Path(ckpt_path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if "state_dict" not in checkpoint:
-        raise ValueError(f"{path}: not a Lightning checkpoint (no 'state_dict')")
-    module.load_state_dict(checkpoint["state_dict"])
 
 
 def synchronize(device: torch.device) -> None:
@@ -81,11 +72,14 @@ def run_sequence(
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Score ``cfg.ckpt_path`` on the data config's validation videos.
+    """Score ``cfg.ckpt_path`` on the data config's validation videos (Clownfish's action
+    models, configured under ``clownfish``, go to :func:`evaluate_actions`).
 
     Writes ``metrics.json`` into ``cfg.paths.output_dir`` and, with ``cfg.record=true``, a
     recording into ``<output_dir>/recording`` (see docs/recording_format.md).
     """
+    if cfg.get("clownfish") is not None:
+        return evaluate_actions(cfg)
     check_config(cfg, required=("data", "model", "paths", "ckpt_path"))
     device = torch.device(cfg.device)
     if cfg.cpu_threads is not None:
@@ -110,7 +104,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                 "checkpoint": str(cfg.ckpt_path),
                 "config": OmegaConf.to_container(cfg.model.net, resolve=True),
             },
-            device=_describe(device),
+            device=describe_device(device),
             jpeg_quality=cfg.jpeg_quality,
         )
     for video in videos:
@@ -148,13 +142,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         class_names=module.class_names,
         image_sizes=image_sizes,
     ).as_dict(prefix="val/")
-    report = {"checkpoint": str(cfg.ckpt_path), "device": _describe(device), "metrics": metrics}
+    report = {
+        "checkpoint": str(cfg.ckpt_path),
+        "device": describe_device(device),
+        "metrics": metrics,
+    }
     write_json_report(output_dir / "metrics.json", report)
     log.info("mAP50 %.4f  mAP %.4f", metrics["val/mAP50"], metrics["val/mAP"])
     return metrics
-
-
-def _describe(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{torch.get_num_threads()} threads"
