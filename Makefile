@@ -37,6 +37,8 @@ benchmarks: install
 	$(PYTHON) benchmarks/training_throughput.py
 	OMP_NUM_THREADS=1 $(PYTHON) benchmarks/simulator_speed.py
 	OMP_NUM_THREADS=1 $(PYTHON) benchmarks/inference_latency.py --threads 1
+	$(PYTHON) benchmarks/clownfish_grid.py
+	$(PYTHON) benchmarks/action_models.py
 
 clean-runs:
 	rm -rf logs

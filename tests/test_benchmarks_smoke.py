@@ -185,3 +185,47 @@ def test_inference_latency_writes_a_profile_the_simulator_reads(tmp_path):
     for entry in report["profiles"]:
         assert len(entry["latency_s"]) == 2
         assert_positive_seconds(entry["latency_s"])
+
+
+def test_action_models_smoke(tmp_path, capsys):
+    bench = load_benchmark("action_models")
+    output = tmp_path / "action_models.json"
+
+    report = bench.main(
+        ["--quick", "--models", "tiny_local", "siminet_tiny", "--output", str(output)]
+    )
+
+    written = json.loads(output.read_text())
+    assert written == json.loads(json.dumps(report))
+    assert written["quick"] and written["device"] == "cpu"
+    assert written["machine"]["torch_threads"] == 1 and written["machine"]["cpu_model"]
+    assert "git_commit" in written["source"]
+    local, similarity = written["results"]
+    assert local["model"] == "tiny_local" and similarity["model"] == "siminet_tiny"
+    # tiny_local resizes the 8x64x64 quick windows to its config's input_size, 56
+    assert local["input_shape"] == [3, 8, 64, 64]
+    assert local["network_input_shape"] == [3, 8, 56, 56]
+    # SimiNet compares pairs of the tiny local model's features
+    assert similarity["input_shape"] == [2, local["details"]["feature_dim"]]
+    for result in (local, similarity):
+        assert result["parameters"] > 0 and result["forward_gflops"] > 0
+        latency = result["latency"]
+        assert len(latency["samples_s"]) == latency["repeats"] == 2
+        assert_positive_seconds(latency["samples_s"])
+        assert latency["p95_ms"] >= latency["median_ms"] > 0
+        [train] = result["training"]
+        assert train["batch_size"] == 2 and train["clips_per_s"] > 0
+        assert_positive_seconds(train["samples_s"])
+        assert math.isfinite(train["first_loss"]) and train["peak_memory_bytes"] is None
+    table = capsys.readouterr().out
+    assert "| tiny_local | 0.53 |" in table and "| siminet_tiny |" in table
+
+
+def test_action_models_skips_cuda_without_a_gpu(tmp_path, monkeypatch):
+    bench = load_benchmark("action_models")
+    monkeypatch.setattr(bench.torch.cuda, "is_available", lambda: False)
+    output = tmp_path / "action_models_cuda.json"
+
+    report = bench.main(["--quick", "--device", "cuda", "--output", str(output)])
+
+    assert report["skipped"] and not output.exists()
