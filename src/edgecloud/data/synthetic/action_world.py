@@ -58,20 +58,15 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
-import fcntl
 import itertools
 import json
 import math
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,11 +85,12 @@ from edgecloud.data.formats.pku_mmd import (
     write_labels,
     write_split,
 )
+from edgecloud.data.synthetic import storage
+from edgecloud.data.synthetic.storage import WORLD_FILE, config_json, read_world
 
 FORMAT_VERSION = 1
 """Bumped whenever the same config would render different bytes; invalidates caches."""
 
-WORLD_FILE = "world.json"
 
 ACTION_CLASSES: tuple[str, ...] = (
     "wave-left-hand",
@@ -196,11 +192,6 @@ def _check(config: ActionWorldConfig) -> None:
 def action_class_names(config: ActionWorldConfig) -> tuple[str, ...]:
     """Names of the world's classes; label file action id ``i`` is ``names[i - 1]``."""
     return ACTION_CLASSES[: config.num_classes]
-
-
-def config_json(config: ActionWorldConfig) -> dict[str, Any]:
-    """The config as it is stored in ``world.json`` (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
 def subject_of_session(config: ActionWorldConfig, session: int) -> int:
@@ -1356,18 +1347,6 @@ def _write_world(config: ActionWorldConfig, directory: Path, workers: int) -> No
     (directory / WORLD_FILE).write_text(json.dumps(world, indent=2) + "\n")
 
 
-def _install(staging: Path, root: Path) -> None:
-    """Swap the finished ``staging`` directory in at ``root`` by renames only.
-
-    A reader sees the old complete world, no world, or the new complete world; never a mix.
-    """
-    previous = staging.with_name(staging.name + ".previous")
-    if root.exists():
-        root.rename(previous)
-    staging.rename(root)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
 def generate_action_world(
     root: str | Path, config: ActionWorldConfig | None = None, *, workers: int | None = None
 ) -> Path:
@@ -1380,46 +1359,14 @@ def generate_action_world(
     calling script needs the usual ``if __name__ == "__main__":`` guard.
     """
     config = config if config is not None else ActionWorldConfig()
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the world is meant to be shared
-    try:
-        _write_world(config, staging, workers or os.cpu_count() or 1)
-        _install(staging, root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return root
-
-
-def read_world(root: str | Path) -> dict[str, Any] | None:
-    """The parsed ``world.json`` of a generated world, or None when absent or unreadable."""
-    try:
-        return json.loads((Path(root) / WORLD_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    return storage.generate_into(
+        root, lambda staging: _write_world(config, staging, workers or os.cpu_count() or 1)
+    )
 
 
 def is_current(config: ActionWorldConfig, root: str | Path) -> bool:
     """Whether ``root`` holds a complete world generated from exactly ``config``."""
-    world = read_world(root)
-    return (
-        world is not None
-        and world.get("format_version") == FORMAT_VERSION
-        and world.get("config") == config_json(config)
-    )
-
-
-@contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """Hold an advisory lock file beside ``root`` so concurrent callers generate it once."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return storage.is_current(root, config=config, format_version=FORMAT_VERSION)
 
 
 def ensure_action_world(
@@ -1427,48 +1374,22 @@ def ensure_action_world(
 ) -> Path:
     """Return ``root`` at once if it already holds ``config``'s world, else (re)generate it."""
     config = config if config is not None else ActionWorldConfig()
-    root = Path(root)
-    if is_current(config, root):
-        return root
-    with _locked(root):
-        if not is_current(config, root):
-            generate_action_world(root, config, workers=workers)
-    return root
-
-
-def _parser() -> argparse.ArgumentParser:
-    """Command-line options: the root, one option per config field, workers and --force."""
-    parser = argparse.ArgumentParser(
-        prog="python -m edgecloud.data.synthetic.action_world",
-        description="Generate the synthetic action world in PKU-MMD layout.",
+    return storage.ensure(
+        root,
+        config=config,
+        format_version=FORMAT_VERSION,
+        generate=lambda: generate_action_world(root, config, workers=workers),
     )
-    parser.add_argument("--root", type=Path, required=True, help="dataset directory to write")
-    defaults = ActionWorldConfig()
-    for spec in dataclasses.fields(ActionWorldConfig):
-        default = getattr(defaults, spec.name)
-        flag = "--" + spec.name.replace("_", "-")
-        if isinstance(default, tuple):
-            parser.add_argument(
-                flag,
-                dest=spec.name,
-                type=type(default[0]),
-                nargs=2,
-                default=default,
-                metavar=("LOW", "HIGH"),
-            )
-        else:
-            parser.add_argument(flag, dest=spec.name, type=type(default), default=default)
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
-    parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Generate (or confirm) an action world and print what is on disk and how long it took."""
-    args = _parser().parse_args(argv)
-    config = ActionWorldConfig(
-        **{f.name: getattr(args, f.name) for f in dataclasses.fields(ActionWorldConfig)}
-    )
+    args = storage.config_parser(
+        ActionWorldConfig,
+        prog="python -m edgecloud.data.synthetic.action_world",
+        description="Generate the synthetic action world in PKU-MMD layout.",
+    ).parse_args(argv)
+    config = storage.config_from_args(ActionWorldConfig, args)
     started = time.perf_counter()
     if args.force:
         generate_action_world(args.root, config, workers=args.workers)

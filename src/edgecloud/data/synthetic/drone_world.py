@@ -29,18 +29,13 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
-import fcntl
 import itertools
 import json
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,13 +43,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edgecloud.data.synthetic import storage
 from edgecloud.data.synthetic.scene import AnnotationRow, Scene
+from edgecloud.data.synthetic.storage import WORLD_FILE, config_json, read_world
 
 FORMAT_VERSION = 1
 """Bumped whenever the same config would render different bytes; invalidates caches."""
 
 SPLITS = ("train", "val")
-WORLD_FILE = "world.json"
 
 
 @dataclass(frozen=True)
@@ -123,11 +119,6 @@ def _check(config: DroneWorldConfig) -> None:
     for name, bad in problems.items():
         if bad:
             raise ValueError(f"DroneWorldConfig.{name} = {getattr(config, name)!r} is out of range")
-
-
-def config_json(config: DroneWorldConfig) -> dict[str, Any]:
-    """The config as it is stored in ``world.json`` (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
 def sequence_name(split: str, index: int) -> str:
@@ -254,20 +245,6 @@ def _write_world(config: DroneWorldConfig, directory: Path, workers: int) -> Non
     (directory / WORLD_FILE).write_text(json.dumps(world, indent=2) + "\n")
 
 
-def _install(staging: Path, root: Path) -> None:
-    """Put the finished ``staging`` directory at ``root``, replacing what was there.
-
-    Each step is a rename, so ``root`` is at every moment either the old complete dataset,
-    absent, or the new complete dataset.
-    """
-    retired = staging.with_name(staging.name + ".old")
-    if root.exists():
-        root.rename(retired)
-    staging.rename(root)
-    if retired.exists():
-        shutil.rmtree(retired)
-
-
 def generate_drone_world(
     config: DroneWorldConfig, root: str | Path, *, workers: int | None = None
 ) -> Path:
@@ -279,94 +256,36 @@ def generate_drone_world(
     Workers are started with the ``spawn`` method (safe under threaded parents such as
     PyTorch), so a calling script needs the usual ``if __name__ == "__main__":`` guard.
     """
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the dataset is meant to be shared
-    try:
-        _write_world(config, staging, workers or os.cpu_count() or 1)
-        _install(staging, root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return root
-
-
-def read_world(root: str | Path) -> dict[str, Any] | None:
-    """The parsed ``world.json`` of a generated dataset, or None when absent or unreadable."""
-    try:
-        return json.loads((Path(root) / WORLD_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    return storage.generate_into(
+        root, lambda staging: _write_world(config, staging, workers or os.cpu_count() or 1)
+    )
 
 
 def is_current(config: DroneWorldConfig, root: str | Path) -> bool:
     """Whether ``root`` holds a complete dataset generated from exactly ``config``."""
-    world = read_world(root)
-    return (
-        world is not None
-        and world.get("format_version") == FORMAT_VERSION
-        and world.get("config") == config_json(config)
-    )
-
-
-@contextlib.contextmanager
-def _exclusive(root: Path) -> Iterator[None]:
-    """Hold an advisory lock beside ``root`` so concurrent callers generate it only once."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return storage.is_current(root, config=config, format_version=FORMAT_VERSION)
 
 
 def ensure_drone_world(
     config: DroneWorldConfig, root: str | Path, *, workers: int | None = None
 ) -> Path:
     """Return ``root`` at once if it already holds ``config``'s dataset, else (re)generate it."""
-    root = Path(root)
-    if is_current(config, root):
-        return root
-    with _exclusive(root):
-        if not is_current(config, root):
-            generate_drone_world(config, root, workers=workers)
-    return root
-
-
-def _parser() -> argparse.ArgumentParser:
-    """Command-line options: the root, one option per config field, workers and --force."""
-    parser = argparse.ArgumentParser(
-        prog="python -m edgecloud.data.synthetic.drone_world",
-        description="Generate the synthetic drone world in VisDrone2019-VID layout.",
+    return storage.ensure(
+        root,
+        config=config,
+        format_version=FORMAT_VERSION,
+        generate=lambda: generate_drone_world(config, root, workers=workers),
     )
-    parser.add_argument("--root", type=Path, required=True, help="dataset directory to write")
-    defaults = DroneWorldConfig()
-    for spec in dataclasses.fields(DroneWorldConfig):
-        default = getattr(defaults, spec.name)
-        flag = "--" + spec.name.replace("_", "-")
-        if isinstance(default, tuple):
-            parser.add_argument(
-                flag,
-                dest=spec.name,
-                type=type(default[0]),
-                nargs=2,
-                default=default,
-                metavar=("LOW", "HIGH"),
-            )
-        else:
-            parser.add_argument(flag, dest=spec.name, type=type(default), default=default)
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
-    parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Generate (or confirm) a drone world and print what is on disk and how long it took."""
-    args = _parser().parse_args(argv)
-    config = DroneWorldConfig(
-        **{f.name: getattr(args, f.name) for f in dataclasses.fields(DroneWorldConfig)}
-    )
+    args = storage.config_parser(
+        DroneWorldConfig,
+        prog="python -m edgecloud.data.synthetic.drone_world",
+        description="Generate the synthetic drone world in VisDrone2019-VID layout.",
+    ).parse_args(argv)
+    config = storage.config_from_args(DroneWorldConfig, args)
     started = time.perf_counter()
     if args.force:
         generate_drone_world(config, args.root, workers=args.workers)
