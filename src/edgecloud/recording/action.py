@@ -38,7 +38,7 @@ from edgecloud.recording.format import (
     is_valid_sequence_name,
     sequence_file,
 )
-from edgecloud.recording.reader import _is_int, _read_arrays
+from edgecloud.recording.reader import _is_int, _read_arrays, read_versioned_manifest
 from edgecloud.recording.writer import _json_object, _prepare_empty_directory, _write_npz
 
 __all__ = [
@@ -620,24 +620,12 @@ class ActionRecording:
 
 def _read_manifest(path: Path) -> dict[str, Any]:
     """Parse the manifest and check its format, version and every field."""
-    if not path.is_file():
-        raise RecordingFormatError(path, "not an action recording (manifest.json is missing)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RecordingFormatError(path, f"manifest is not valid JSON: {error}") from error
-    if not isinstance(manifest, dict) or manifest.get("format") != ACTION_FORMAT_NAME:
-        found = manifest.get("format") if isinstance(manifest, dict) else manifest
-        raise RecordingFormatError(path, f"format is {found!r}, expected {ACTION_FORMAT_NAME!r}")
-    version = manifest.get("version")
-    if not _is_int(version) or version < 1:
-        raise RecordingFormatError(path, f"version must be a positive integer, got {version!r}")
-    if version > ACTION_FORMAT_VERSION:
-        raise RecordingFormatError(
-            path,
-            f"recording version {version} is newer than this edgecloud supports "
-            f"({ACTION_FORMAT_VERSION}); upgrade edgecloud",
-        )
+    manifest = read_versioned_manifest(
+        path,
+        format_name=ACTION_FORMAT_NAME,
+        format_version=ACTION_FORMAT_VERSION,
+        kind="an action recording",
+    )
     _check_manifest_fields(path, manifest)
     return manifest
 

@@ -200,25 +200,37 @@ class DetectionRecording:
 
 def _read_manifest(path: Path) -> dict[str, Any]:
     """Parse the manifest and check its format, version and fields."""
+    manifest = read_versioned_manifest(
+        path, format_name=FORMAT_NAME, format_version=FORMAT_VERSION, kind="a detection recording"
+    )
+    _check_manifest_fields(path, manifest)
+    return manifest
+
+
+def read_versioned_manifest(
+    path: Path, *, format_name: str, format_version: int, kind: str
+) -> dict[str, Any]:
+    """Parse a recording's ``manifest.json`` and check that it names ``format_name`` at a
+    version this edgecloud reads (shared by every recording format; ``kind`` names the format
+    in the error when the file is missing)."""
     if not path.is_file():
-        raise RecordingFormatError(path, "not a detection recording (manifest.json is missing)")
+        raise RecordingFormatError(path, f"not {kind} (manifest.json is missing)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RecordingFormatError(path, f"manifest is not valid JSON: {error}") from error
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+    if not isinstance(manifest, dict) or manifest.get("format") != format_name:
         found = manifest.get("format") if isinstance(manifest, dict) else manifest
-        raise RecordingFormatError(path, f"format is {found!r}, expected {FORMAT_NAME!r}")
+        raise RecordingFormatError(path, f"format is {found!r}, expected {format_name!r}")
     version = manifest.get("version")
     if not _is_int(version) or version < 1:
         raise RecordingFormatError(path, f"version must be a positive integer, got {version!r}")
-    if version > FORMAT_VERSION:
+    if version > format_version:
         raise RecordingFormatError(
             path,
             f"recording version {version} is newer than this edgecloud supports "
-            f"({FORMAT_VERSION}); upgrade edgecloud",
+            f"({format_version}); upgrade edgecloud",
         )
-    _check_manifest_fields(path, manifest)
     return manifest
 
 
