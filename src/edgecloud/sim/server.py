@@ -212,3 +212,19 @@ class ModelServer:
     def _timeout(self, now: float) -> list[Event]:
         self._pending_timeouts.discard(now)
         return self._dispatch(now)
+
+
+class RequestAtServer(Event):
+    """A request reaches ``server`` (after crossing the uplink); every scenario sends its
+    requests to the model server with this event."""
+
+    __slots__ = ("request", "server")
+    PRIORITY = 20
+
+    def __init__(self, time: float, server: ModelServer, request: InferenceRequest) -> None:
+        super().__init__(time)
+        self.server = server
+        self.request = request
+
+    def handle(self) -> list[Event]:
+        return self.server.arrive(self.request, time=self.time)

@@ -70,7 +70,7 @@ from edgecloud.sim.clownfish.policy import (
 from edgecloud.sim.compute import ComputeProfile
 from edgecloud.sim.engine import Event
 from edgecloud.sim.network.base import Link
-from edgecloud.sim.server import InferenceRequest, ModelServer
+from edgecloud.sim.server import InferenceRequest, ModelServer, RequestAtServer
 
 
 class WindowFormed(Event):
@@ -101,21 +101,6 @@ class ResultAtEdge(Event):
 
     def handle(self) -> None:
         self.video.device.on_result(self.video, self.window, self.time)
-
-
-class RequestAtServer(Event):
-    """A window's request (its new frames) reaches the model server."""
-
-    __slots__ = ("request", "server")
-    PRIORITY = 20
-
-    def __init__(self, time: float, server: ModelServer, request: InferenceRequest) -> None:
-        super().__init__(time)
-        self.server = server
-        self.request = request
-
-    def handle(self) -> list[Event]:
-        return self.server.arrive(self.request, time=self.time)
 
 
 class WorkerDone(Event):

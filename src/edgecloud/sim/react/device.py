@@ -38,7 +38,7 @@ from edgecloud.sim.network.base import Link
 from edgecloud.sim.react.anchor import Anchor, decay_factor, proper_boxes
 from edgecloud.sim.react.inputs import ReplaySequence
 from edgecloud.sim.react.policy import ReactPolicy
-from edgecloud.sim.server import InferenceRequest, ModelServer
+from edgecloud.sim.server import InferenceRequest, ModelServer, RequestAtServer
 from edgecloud.tracking.base import BoxTracker
 
 # What the pipeline did with a processed frame (per-frame CSV column ``action``).
@@ -463,19 +463,6 @@ class ResponseAtEdge(Event):
 
     def handle(self) -> list[Event] | None:
         return self.device.on_response(self.request, self.time)
-
-
-class RequestAtServer(Event):
-    __slots__ = ("request", "server")
-    PRIORITY = 20
-
-    def __init__(self, time: float, server: ModelServer, request: InferenceRequest) -> None:
-        super().__init__(time)
-        self.server = server
-        self.request = request
-
-    def handle(self) -> Iterable[Event]:
-        return self.server.arrive(self.request, time=self.time)
 
 
 class EdgeStep(Event):
