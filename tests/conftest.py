@@ -38,6 +38,7 @@ TINY_WORLD_OVERRIDES = [
 # 64x48 frames with about eight actions each, generated in about a second.
 TINY_ACTION_WORLD_OVERRIDES = [
     "data.prepare.config.num_subjects=3",
+    "data.prepare.config.sessions_per_subject=1",
     "data.prepare.config.val_subjects=1",
     "data.prepare.config.frames_per_video=[240,270]",
     "data.prepare.config.width=64",

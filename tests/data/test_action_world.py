@@ -119,6 +119,27 @@ def test_three_views_see_the_same_moment_differently(tiny_world: Path) -> None:
             assert difference.mean() > 10
 
 
+def _backdrop_strip(world: Path, video: str) -> np.ndarray:
+    """The video's left edge (never reached by the figure) averaged over frames, each colour
+    channel scaled to mean 1 so white balance and lighting do not count."""
+    frames = sorted((world / "RGB_FRAMES" / video).glob("*.jpg"))
+    strip = np.mean([cv2.imread(str(path))[:, :8].astype(float) for path in frames], axis=0)
+    return strip / strip.mean(axis=(0, 1))
+
+
+@pytest.mark.slow
+def test_every_session_is_filmed_in_the_same_room(tiny_world: Path) -> None:
+    """Like PKU-MMD's lab: a view's backdrop is the same in every session, and differs by view."""
+    for view in "LMR":
+        first = _backdrop_strip(tiny_world, f"0001-{view}")
+        for session in (2, 3):
+            other_sessions = np.abs(first - _backdrop_strip(tiny_world, f"{session:04d}-{view}"))
+            assert other_sessions.mean() < 0.1
+    left, middle, right = (_backdrop_strip(tiny_world, f"0001-{view}") for view in "LMR")
+    for a, b in ((left, middle), (middle, right), (left, right)):
+        assert np.abs(a - b).mean() > 0.2
+
+
 @pytest.mark.slow
 def test_cross_subject_separates_subjects_and_cross_view_separates_views(
     tiny_world: Path,
