@@ -257,7 +257,7 @@ def test_siminet_on_logits_compares_class_scores(tmp_path):
     module = _siminet_module(local_checkpoint=str(path), feature="logits")
     clips = torch.randn(2, 3, T, S, S)
     trained.eval()
-    assert torch.allclose(module.local_features(clips), trained(resize_clips(clips, 16)), atol=1e-6)
+    assert torch.allclose(module.local_features(clips), trained(resize_clips(clips, 16)), atol=1e-5)
     assert module.net.feature_dim == len(CLASSES)
 
 

@@ -307,8 +307,8 @@ def test_missing_recording_names_the_path(tmp_path, data_dir):
         tmp_path=tmp_path,
         data_dir=data_dir,
     )
-    assert cfg.scenario.recording.endswith("logs/demo/clownfish_recording")
-    with pytest.raises(FileNotFoundError, match="clownfish_recording"):
+    assert cfg.scenario.recording.endswith("logs/demo/clownfish_record/recording")
+    with pytest.raises(FileNotFoundError, match="clownfish_record/recording"):
         simulate(cfg)
 
 

@@ -217,8 +217,8 @@ def open_action_recording(root: str | Path) -> Any:
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(
-            f"action recording {root} does not exist; record one (the demo writes "
-            "logs/demo/clownfish_recording) or point scenario.recording at one"
+            f"action recording {root} does not exist; record one (the README's record command "
+            "writes logs/demo/clownfish_record/recording) or point scenario.recording at one"
         )
     from edgecloud.recording.action import ActionRecording
 
