@@ -27,9 +27,10 @@ What is in it:
   furniture-like clutter, a flickering screen) are drawn once per world, not per session.
   This matters for learning: with a backdrop of its own, each video's few action instances
   were told apart by their surroundings, and small 3D CNNs trained from scratch memorised
-  them instead of learning the motions (cross-subject accuracy near chance; 45% with the
-  shared room, same model and budget). Views are never mirrored, so left and right keep
-  their meaning (horizontal-flip augmentation would swap the left/right classes).
+  them instead of learning the motions (cross-subject window accuracy 30% with a room per
+  session, 49% with the shared room: same model, data size and budget). Views are never
+  mirrored, so left and right keep their meaning (horizontal-flip augmentation would swap the
+  left/right classes).
 * **Camera effects**: sensor noise, camera shake, slow lighting drift with occasional
   jumps, per-video white balance, JPEG compression.
 
