@@ -93,7 +93,7 @@ from edgecloud.data.formats.pku_mmd import (
 from edgecloud.data.synthetic import storage
 from edgecloud.data.synthetic.storage import WORLD_FILE, config_json, read_world
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bumped whenever the same config would render different bytes; invalidates caches."""
 
 
