@@ -28,6 +28,7 @@ from edgecloud.data.action_dataset import IGNORE_INDEX, ActionWindowDataset
 from edgecloud.metrics.action import accuracy, scored_frames, weighted_f1
 from edgecloud.models.resnet3d import STAGES, ResNet3d, set_trainable_from
 from edgecloud.models.weights import load_weights
+from edgecloud.tasks.gather import gather_from_all_ranks
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -186,12 +187,7 @@ class ActionRecognitionModule(LightningModule):
         self._val_records.append(record)
 
     def _gathered(self, items: list) -> list:
-        """All ranks' items, so every rank scores the whole validation set."""
-        if self.trainer.world_size == 1:
-            return items
-        gathered: list[list] = [[] for _ in range(self.trainer.world_size)]
-        torch.distributed.all_gather_object(gathered, items)
-        return [item for rank_items in gathered for item in rank_items]
+        return gather_from_all_ranks(items, world_size=self.trainer.world_size)
 
     def on_validation_epoch_end(self) -> None:
         records = self._gathered(self._val_records)

@@ -14,6 +14,7 @@ from edgecloud.data.detection_dataset import target_to_annotations
 from edgecloud.detections import FrameDetections
 from edgecloud.metrics.coco import evaluate_detections
 from edgecloud.models.weights import load_weights
+from edgecloud.tasks.gather import gather_from_all_ranks
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -110,13 +111,7 @@ class DetectionModule(LightningModule):
             self._val_image_sizes.append((int(image.shape[-2]), int(image.shape[-1])))
 
     def _gathered(self, items: list) -> list:
-        """All ranks' items, so every rank scores the whole validation set (COCO mAP is not
-        an average of per-rank mAPs)."""
-        if self.trainer.world_size == 1:
-            return items
-        gathered: list[list] = [[] for _ in range(self.trainer.world_size)]
-        torch.distributed.all_gather_object(gathered, items)
-        return [item for rank_items in gathered for item in rank_items]
+        return gather_from_all_ranks(items, world_size=self.trainer.world_size)
 
     def on_validation_epoch_end(self) -> None:
         detections = self._gathered(self._val_detections)
