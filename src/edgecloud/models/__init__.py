@@ -1,1 +1,1 @@
-"""Plain ``nn.Module`` builders: detectors now; action, similarity and super-resolution models later."""
+"""Plain ``nn.Module`` builders: detection, action, similarity, segmentation, super-resolution."""
