@@ -1,4 +1,5 @@
-"""Pieces every format reader needs: class-name checks and a per-frame annotation builder.
+"""Pieces every format reader needs: class-name checks, a per-frame annotation builder, and
+a strict reader of comma-separated integer lines.
 
 The readers differ in how they parse files but agree on what they produce: labels ``1..C`` in
 the order of ``class_names`` (0 is the detectors' background) and one
@@ -9,17 +10,26 @@ a fix to either reaches every format at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from edgecloud.data.annotations import FrameAnnotations
+from edgecloud.data.errors import DatasetFormatError
 
 INTEGER = re.compile(r"-?[0-9]+")
 """A whole decimal number as annotation files write it; match with ``fullmatch``."""
 
 Box = tuple[float, float, float, float]
 """An ``(x1, y1, x2, y2)`` box in pixels."""
+
+NO_TRACK = -1
+"""Track id of an object whose annotation has none (still images, plain detection sets)."""
+
+Row = TypeVar("Row")
 
 
 def label_numbers(class_names: Sequence[str]) -> dict[str, int]:
@@ -91,3 +101,53 @@ class FrameObjectsBuilder:
             track_ids=np.array(self.track_ids, dtype=np.int64),
             ignore_boxes=np.array(self.ignore_boxes, dtype=np.float32).reshape(-1, 4),
         )
+
+
+def read_integer_rows(
+    path: str | Path,
+    row_type: Callable[..., Row],
+    *,
+    check: Callable[[Row], str | None] | None = None,
+) -> list[tuple[int, Row]]:
+    """Every data line of a comma-separated integer file as a row, with its 1-based number.
+
+    ``row_type`` is a dataclass whose fields, in order, are the columns: each line must hold
+    exactly that many integers (surrounding spaces allowed). One trailing comma after the last
+    field is accepted, as some VisDrone releases write it (``1,2,3,`` for three fields; a
+    trailing comma with a field missing, or two commas, is still wrong). Blank lines are not
+    data and are skipped. ``check`` returns what is wrong with a parsed row on its own, or
+    None. Any problem raises :class:`DatasetFormatError` naming the file and the line.
+    """
+    path = Path(path)
+    names = tuple(field.name for field in fields(row_type))
+    if not path.is_file():
+        raise DatasetFormatError(path, "annotation file is missing")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetFormatError(path, f"not a text file: {error}") from error
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        texts = line.strip().split(",")
+        if len(texts) == len(names) + 1 and not texts[-1].strip():
+            texts.pop()  # a trailing comma ends the line; it is not an empty last field
+        if len(texts) != len(names):
+            raise DatasetFormatError(
+                path,
+                f"expected {len(names)} comma-separated fields ({','.join(names)}), "
+                f"got {len(texts)}",
+                line=number,
+            )
+        for name, field_text in zip(names, texts, strict=True):
+            if not INTEGER.fullmatch(field_text.strip()):
+                raise DatasetFormatError(
+                    path, f"{name} is not an integer: {field_text!r}", line=number
+                )
+        row = row_type(*(int(field_text) for field_text in texts))
+        problem = check(row) if check is not None else None
+        if problem is not None:
+            raise DatasetFormatError(path, problem, line=number)
+        rows.append((number, row))
+    return rows

@@ -10,19 +10,25 @@ In ground truth ``score`` is a flag (1 = evaluated, 0 = ignored). Category 0 mar
 regions and category 11 "others" is ignored by VisDrone's own evaluation; both, flagged boxes,
 and objects of VisDrone classes left out of ``class_names`` become ignore regions, so that
 training on a subset (e.g. cars only) never counts the other objects as false positives.
+
+The VisDrone2019-DET reader (:mod:`edgecloud.data.formats.visdrone_det`) shares this module's
+per-field checks (:func:`visdrone_object_problem`), category mapping
+(:func:`visdrone_category_labels`) and frame building (:func:`visdrone_frame_annotations`);
+both read lines with :func:`~edgecloud.data.formats.common.read_integer_rows`, which accepts
+one trailing comma per line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
 from edgecloud.data.errors import DatasetFormatError
-from edgecloud.data.formats.common import INTEGER, FrameObjectsBuilder, class_label_map
+from edgecloud.data.formats.common import FrameObjectsBuilder, class_label_map, read_integer_rows
 from edgecloud.data.frames import ImageFolderFrames
 
 VISDRONE_CATEGORIES: tuple[str, ...] = (
@@ -70,7 +76,25 @@ class VisDroneRow:
         return ",".join(str(value) for value in astuple(self))
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(VisDroneRow))
+class VisDroneObject(Protocol):
+    """The fields an object line has in both VisDrone-VID and VisDrone-DET annotations."""
+
+    @property
+    def bbox_left(self) -> int: ...
+    @property
+    def bbox_top(self) -> int: ...
+    @property
+    def bbox_width(self) -> int: ...
+    @property
+    def bbox_height(self) -> int: ...
+    @property
+    def score(self) -> int: ...
+    @property
+    def object_category(self) -> int: ...
+    @property
+    def truncation(self) -> int: ...
+    @property
+    def occlusion(self) -> int: ...
 
 
 def visdrone_frame_filename(frame_index: int) -> str:
@@ -105,7 +129,7 @@ def parse_visdrone_vid_annotations(
     by its position in ``class_names`` (1-based) and tracked by its ``target_id``.
     """
     path = Path(path)
-    labels = _category_labels(class_names, others)
+    labels = visdrone_category_labels(class_names, others)
     objects: list[list[VisDroneRow]] = [[] for _ in range(num_frames)]
     for line, row in _read_numbered_rows(path):
         if row.frame_index > num_frames:
@@ -115,7 +139,10 @@ def parse_visdrone_vid_annotations(
                 line=line,
             )
         objects[row.frame_index - 1].append(row)
-    return [_frame_annotations(rows, labels) for rows in objects]
+    return [
+        visdrone_frame_annotations(((row, row.target_id) for row in rows), labels)
+        for rows in objects
+    ]
 
 
 def read_visdrone_vid(
@@ -133,7 +160,7 @@ def read_visdrone_vid(
     listed here; a missing or corrupt one is reported when it is read.
     """
     root = Path(root)
-    _category_labels(class_names, others)
+    visdrone_category_labels(class_names, others)
     sequence_dir, annotation_dir = root / "sequences", root / "annotations"
     available = _paired_sequences(sequence_dir, annotation_dir)
     selected = available if sequences is None else list(sequences)
@@ -152,8 +179,12 @@ def read_visdrone_vid(
     ]
 
 
-def _category_labels(class_names: Sequence[str], others: OthersMode) -> dict[int, int]:
-    """Map VisDrone category ids to labels ``1..C``; unmapped categories are ignore regions."""
+def visdrone_category_labels(class_names: Sequence[str], others: OthersMode) -> dict[int, int]:
+    """Map VisDrone category ids to labels ``1..C``; unmapped categories are ignore regions.
+
+    Raises ``ValueError`` for a bad configuration: empty or repeated ``class_names``, a name
+    that is no VisDrone class, "others" without ``others="class"`` or the reverse.
+    """
     if others not in ("ignore", "class"):
         raise ValueError(f"others must be 'ignore' or 'class', got {others!r}")
     if others == "class":
@@ -171,42 +202,18 @@ def _category_labels(class_names: Sequence[str], others: OthersMode) -> dict[int
 
 def _read_numbered_rows(path: Path) -> list[tuple[int, VisDroneRow]]:
     """All rows with their 1-based line numbers; blank lines are not data and are skipped."""
-    if not path.is_file():
-        raise DatasetFormatError(path, "annotation file is missing")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DatasetFormatError(path, f"not a text file: {error}") from error
-    return [
-        (number, _parse_row(path, number, line))
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip()
-    ]
-
-
-def _parse_row(path: Path, number: int, line: str) -> VisDroneRow:
-    texts = line.strip().split(",")
-    if len(texts) != len(_FIELD_NAMES):
-        raise DatasetFormatError(
-            path,
-            f"expected {len(_FIELD_NAMES)} comma-separated fields "
-            f"({','.join(_FIELD_NAMES)}), got {len(texts)}",
-            line=number,
-        )
-    for name, text in zip(_FIELD_NAMES, texts, strict=True):
-        if not INTEGER.fullmatch(text.strip()):
-            raise DatasetFormatError(path, f"{name} is not an integer: {text!r}", line=number)
-    row = VisDroneRow(*(int(text) for text in texts))
-    problem = _row_problem(row)
-    if problem is not None:
-        raise DatasetFormatError(path, problem, line=number)
-    return row
+    return read_integer_rows(path, VisDroneRow, check=_row_problem)
 
 
 def _row_problem(row: VisDroneRow) -> str | None:
     """What is wrong with a row on its own, or None."""
     if row.frame_index < 1:
         return f"frame_index must be >= 1 (frames are 1-based), got {row.frame_index}"
+    return visdrone_object_problem(row)
+
+
+def visdrone_object_problem(row: VisDroneObject) -> str | None:
+    """What is wrong with the object fields of a VID or DET ground-truth line, or None."""
     if row.bbox_width <= 0 or row.bbox_height <= 0:
         return f"box size must be positive, got {row.bbox_width}x{row.bbox_height}"
     if row.score not in (0, 1):
@@ -221,14 +228,21 @@ def _row_problem(row: VisDroneRow) -> str | None:
     return None
 
 
-def _frame_annotations(rows: list[VisDroneRow], labels: dict[int, int]) -> FrameAnnotations:
-    """Split one frame's rows into labelled objects and ignore regions."""
+def visdrone_frame_annotations(
+    objects: Iterable[tuple[VisDroneObject, int]], labels: Mapping[int, int]
+) -> FrameAnnotations:
+    """One frame's ``(row, track_id)`` pairs split into labelled objects and ignore regions.
+
+    ``labels`` comes from :func:`visdrone_category_labels`. A row with ``score`` 1 whose
+    category has a label is an object; every other row (category 0, "others" when ignored,
+    classes left out, ``score`` 0) is an ignore region.
+    """
     frame = FrameObjectsBuilder()
-    for row in rows:
+    for row, track_id in objects:
         left, top = row.bbox_left, row.bbox_top
         box = (left, top, left + row.bbox_width, top + row.bbox_height)
         if row.score == 1 and row.object_category in labels:
-            frame.add_object(box, label=labels[row.object_category], track_id=row.target_id)
+            frame.add_object(box, label=labels[row.object_category], track_id=track_id)
         else:
             frame.add_ignore(box)
     return frame.build()
