@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
-from edgecloud.utils.codec import jpeg_encode, png_encode
+from edgecloud.utils.codec import decode_rgb, jpeg_encode, png_encode
 
 
 def natural_image(height: int = 96, width: int = 128) -> np.ndarray:
@@ -17,11 +16,6 @@ def natural_image(height: int = 96, width: int = 128) -> np.ndarray:
     image[20:50, 30:70] = (200, 40, 40)
     image += rng.normal(0.0, 6.0, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def decode_rgb(data: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def test_jpeg_size_decreases_with_quality() -> None:
@@ -73,3 +67,8 @@ def test_rejects_jpeg_quality_out_of_range(quality: int) -> None:
 def test_rejects_png_compression_out_of_range(compression: int) -> None:
     with pytest.raises(ValueError, match="compression"):
         png_encode(natural_image(), compression=compression)
+
+
+def test_decode_rejects_bytes_that_are_no_image() -> None:
+    with pytest.raises(ValueError, match="cannot decode these 5 bytes"):
+        decode_rgb(b"hello")

@@ -1,4 +1,4 @@
-"""Encode RGB frames to JPEG or PNG bytes.
+"""Encode RGB frames to JPEG or PNG bytes, and decode them back.
 
 The length of the returned bytes is what the frame costs on the wire when an edge device sends
 it to the cloud; recordings store it per frame so the simulator can charge uplink bandwidth.
@@ -22,6 +22,15 @@ def png_encode(image_rgb: np.ndarray, *, compression: int = 3) -> bytes:
     if not 0 <= compression <= 9:
         raise ValueError(f"PNG compression must lie in 0..9, got {compression}")
     return _encode(image_rgb, ".png", [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+
+
+def decode_rgb(encoded: bytes) -> np.ndarray:
+    """Decode JPEG or PNG bytes (as :func:`jpeg_encode` / :func:`png_encode` return them) to an
+    RGB ``uint8`` ``(H, W, 3)`` image: what the server sees of a frame the edge sent."""
+    image = cv2.imdecode(np.frombuffer(encoded, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"OpenCV cannot decode these {len(encoded)} bytes as an image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def _encode(image_rgb: np.ndarray, extension: str, params: list[int]) -> bytes:
