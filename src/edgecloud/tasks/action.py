@@ -16,7 +16,7 @@ checkpoint (:class:`~edgecloud.tasks.similarity.SiminetModule` reads it from the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -29,9 +29,12 @@ from edgecloud.metrics.action import accuracy, scored_frames, weighted_f1
 from edgecloud.models.resnet3d import STAGES, ResNet3d, set_trainable_from
 from edgecloud.models.weights import load_weights
 from edgecloud.tasks.gather import gather_from_all_ranks
-
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+from edgecloud.tasks.optimization import (
+    OptimizerFactory,
+    SchedulerFactory,
+    check_scheduler_interval,
+    optimizers_config,
+)
 
 FINE_TUNE_FROM = "conv5"
 """Clownfish fine-tunes ``conv5_x`` and ``fc`` of Kinetics-pretrained models."""
@@ -108,10 +111,7 @@ class ActionRecognitionModule(LightningModule):
         skip_frames: int = 8,
     ) -> None:
         super().__init__()
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(
-                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
-            )
+        check_scheduler_interval(scheduler_interval)
         if trainable_from is None:
             trainable_from = FINE_TUNE_FROM if weights is not None else TRAIN_ALL_FROM
         if trainable_from not in STAGES:
@@ -260,12 +260,9 @@ class ActionRecognitionModule(LightningModule):
         }
 
     def configure_optimizers(self):
-        parameters = [p for p in self.net.parameters() if p.requires_grad]
-        optimizer = self.optimizer_factory(parameters)
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
-        }
+        return optimizers_config(
+            [p for p in self.net.parameters() if p.requires_grad],
+            optimizer=self.optimizer_factory,
+            scheduler=self.scheduler_factory,
+            interval=self.scheduler_interval,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -15,9 +15,12 @@ from edgecloud.detections import FrameDetections
 from edgecloud.metrics.coco import evaluate_detections
 from edgecloud.models.weights import load_weights
 from edgecloud.tasks.gather import gather_from_all_ranks
-
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+from edgecloud.tasks.optimization import (
+    OptimizerFactory,
+    SchedulerFactory,
+    check_scheduler_interval,
+    optimizers_config,
+)
 
 
 def prediction_to_detections(prediction: dict[str, torch.Tensor]) -> FrameDetections:
@@ -62,10 +65,7 @@ class DetectionModule(LightningModule):
         weights: str | None = None,
     ) -> None:
         super().__init__()
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(
-                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
-            )
+        check_scheduler_interval(scheduler_interval)
         # Only plain values go into the checkpoint, so it loads with torch.load(weights_only=True).
         self.save_hyperparameters({"class_names": list(class_names), "weights": weights})
         self.net = net
@@ -132,12 +132,9 @@ class DetectionModule(LightningModule):
         self.log_dict(values)
 
     def configure_optimizers(self):
-        parameters = [p for p in self.net.parameters() if p.requires_grad]
-        optimizer = self.optimizer_factory(parameters)
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
-        }
+        return optimizers_config(
+            [p for p in self.net.parameters() if p.requires_grad],
+            optimizer=self.optimizer_factory,
+            scheduler=self.scheduler_factory,
+            interval=self.scheduler_interval,
+        )

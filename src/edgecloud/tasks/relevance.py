@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from edgecloud.data.relevance_dataset import RELEVANCE_CLASS_NAMES, RELEVANT
-from edgecloud.tasks.action import ActionRecognitionModule, OptimizerFactory, SchedulerFactory
+from edgecloud.tasks.action import ActionRecognitionModule
+from edgecloud.tasks.optimization import OptimizerFactory, SchedulerFactory
 
 
 class RelevanceModule(ActionRecognitionModule):

@@ -30,9 +30,13 @@ from edgecloud.models.siminet import SimiNet
 from edgecloud.models.weights import load_weights
 from edgecloud.tasks.action import (
     ActionRecognitionModule,
+    resize_clips,
+)
+from edgecloud.tasks.optimization import (
     OptimizerFactory,
     SchedulerFactory,
-    resize_clips,
+    check_scheduler_interval,
+    optimizers_config,
 )
 
 log = logging.getLogger(__name__)
@@ -84,10 +88,7 @@ class SiminetModule(LightningModule):
         allow_untrained_local: bool = False,
     ) -> None:
         super().__init__()
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(
-                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
-            )
+        check_scheduler_interval(scheduler_interval)
         if feature not in FEATURE_KINDS:
             raise ValueError(f"feature must be one of {FEATURE_KINDS}, got {feature!r}")
         if local_checkpoint is None and not allow_untrained_local:
@@ -212,14 +213,12 @@ class SiminetModule(LightningModule):
         self.log_dict(values)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.net.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
-        }
+        return optimizers_config(
+            self.net.parameters(),
+            optimizer=self.optimizer_factory,
+            scheduler=self.scheduler_factory,
+            interval=self.scheduler_interval,
+        )
 
 
 def _load_local(
