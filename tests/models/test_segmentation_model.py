@@ -58,3 +58,17 @@ def test_backbone_weights_come_from_a_local_file(tmp_path: Path) -> None:
 def test_missing_backbone_weights_file_fails(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"absent\.pth"):
         lraspp_mobilenet_v3(num_classes=19, backbone_weights=str(tmp_path / "absent.pth"))
+
+
+@pytest.mark.parametrize(("detail_stride", "channels"), [(8, 40), (4, 24)])
+def test_detail_branch_taps_the_stage_at_its_stride(detail_stride, channels) -> None:
+    net = lraspp_mobilenet_v3(num_classes=19, detail_stride=detail_stride)
+    taps = net.head.backbone(torch.zeros(1, 3, 64, 128))
+    assert taps["low"].shape == (1, channels, 64 // detail_stride, 128 // detail_stride)
+    assert taps["high"].shape[-2:] == (4, 8)
+    assert net(torch.zeros(1, 3, 64, 128)).shape == (1, 19, 64, 128)
+
+
+def test_detail_stride_must_be_four_or_eight() -> None:
+    with pytest.raises(ValueError, match="detail_stride must be one of"):
+        lraspp_mobilenet_v3(num_classes=19, detail_stride=16)

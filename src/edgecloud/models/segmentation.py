@@ -25,15 +25,22 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+DETAIL_STRIDES = (4, 8)
+
+
 class _LowHighFeatures(nn.Module):
     """Runs a MobileNetV3 feature stack and returns LR-ASPP's two taps: ``low`` (output stride
-    8, for the detail branch) and ``high`` (the last block, output stride 16 when dilated)."""
+    ``detail_stride``, for the detail branch) and ``high`` (the last block, output stride 16
+    when dilated)."""
 
-    def __init__(self, features: nn.Sequential) -> None:
+    def __init__(self, features: nn.Sequential, *, detail_stride: int) -> None:
         super().__init__()
-        # strided blocks mark the starts of the stages C1..Cn (torchvision's ``_is_cn`` flag)
+        if detail_stride not in DETAIL_STRIDES:
+            raise ValueError(f"detail_stride must be one of {DETAIL_STRIDES}, got {detail_stride}")
+        # strided blocks mark the starts of the stages C1..Cn (torchvision's ``_is_cn`` flag);
+        # the tap is the first block of the stage at the detail stride, as torchvision's
         stage_starts = [i for i, block in enumerate(features) if getattr(block, "_is_cn", False)]
-        self.low_index = [0, *stage_starts][-3]
+        self.low_index = [0, *stage_starts][-3 if detail_stride == 8 else -4]
         self.features = features
         self.low_channels = features[self.low_index].out_channels
         self.high_channels = features[-1].out_channels
@@ -69,6 +76,7 @@ def lraspp_mobilenet_v3(
     width_mult: float = 1.0,
     backbone_weights: str | None = None,
     inter_channels: int = 128,
+    detail_stride: int = 8,
 ) -> SegmentationNet:
     """Lite R-ASPP on a dilated MobileNetV3-Large (torchvision's ``lraspp_mobilenet_v3_large``
     architecture at ``width_mult`` 1.0 with ``inter_channels`` 128).
@@ -79,11 +87,15 @@ def lraspp_mobilenet_v3(
         backbone_weights: local path of MobileNetV3-Large ImageNet weights (torchvision's
             ``features.*`` names) for the backbone; never downloaded. None trains from scratch.
         inter_channels: width of LR-ASPP's high-level branch.
+        detail_stride: output stride of the detail branch, and so of the logits before their
+            final upsampling: 8 as torchvision, or 4 to resolve objects a few pixels wide
+            (poles and traffic lights in small frames such as the synthetic world's 384x192,
+            where 1/8 of a 3-pixel pole is less than one logit).
     """
     backbone = mobilenet_v3_large(weights=None, dilated=True, width_mult=width_mult)
     if backbone_weights is not None:
         load_weights(backbone, backbone_weights)
-    taps = _LowHighFeatures(backbone.features)
+    taps = _LowHighFeatures(backbone.features, detail_stride=detail_stride)
     head = LRASPP(
         taps, taps.low_channels, taps.high_channels, num_classes, inter_channels=inter_channels
     )
