@@ -51,6 +51,22 @@ TINY_ACTION_WORLD_OVERRIDES = [
     "data.num_workers=0",
 ]
 
+TINY_URBAN_WORLD_OVERRIDES = [
+    "data.prepare.config.num_train_clips=2",
+    "data.prepare.config.num_val_clips=1",
+    "data.prepare.config.frames_per_clip=2",
+    "data.prepare.config.width=96",
+    "data.prepare.config.height=48",
+    "data.prepare.config.train_cities=1",
+    "data.prepare.config.val_cities=1",
+    "data.prepare.workers=1",
+    "data.crop_size=[48,48]",
+    "data.batch_size=2",
+    "data.num_workers=0",
+    "data.train_frame_stride=1",
+    "data.val_frame_stride=1",
+]
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` run only where CUDA is available."""
@@ -142,3 +158,17 @@ def tiny_action_world(data_dir, tmp_path_factory) -> Path:
     )
     instantiate(cfg.data).prepare_data()
     return data_dir / "action_world"
+
+
+@pytest.fixture(scope="session")
+def tiny_urban_world(data_dir, tmp_path_factory) -> Path:
+    """The tiny synthetic urban world, generated through the data config as train.py would."""
+    run_dir = tmp_path_factory.mktemp("urban_world_run")
+    cfg = compose_config(
+        "train",
+        overrides=["experiment=runespoor/segmenter", *TINY_URBAN_WORLD_OVERRIDES],
+        tmp_path=run_dir,
+        data_dir=data_dir,
+    )
+    instantiate(cfg.data).prepare_data()
+    return data_dir / "urban_world"

@@ -7,6 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import open_dict
@@ -17,6 +18,7 @@ from edgecloud.data.relevance_dataset import RELEVANCE_CLASS_NAMES
 from edgecloud.utils.config import check_config
 from tests.conftest import (
     TINY_ACTION_WORLD_OVERRIDES,
+    TINY_URBAN_WORLD_OVERRIDES,
     TINY_WORLD_OVERRIDES,
     compose_config,
     experiment_names,
@@ -71,6 +73,31 @@ def _clownfish_overrides(experiment: str, data_dir: Path) -> list[str]:
     return overrides
 
 
+@pytest.fixture(scope="session")
+def segmenter_checkpoint(tmp_path_factory) -> Path:
+    """A Lightning-style checkpoint of the (untrained) configured segmentation model, the
+    frozen analytics model of the ASR and CloudSeg experiments."""
+    run_dir = tmp_path_factory.mktemp("segmenter_run")
+    cfg = compose_config(
+        "train",
+        overrides=["experiment=runespoor/segmenter"],
+        tmp_path=run_dir,
+        data_dir=run_dir,
+    )
+    module = instantiate(cfg.model)
+    path = run_dir / "segmenter.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
+    return path
+
+
+def _runespoor_overrides(experiment: str, checkpoint: Path) -> list[str]:
+    """The tiny urban world; the analytics objectives train through an untrained segmenter."""
+    overrides = [f"experiment={experiment}", *TINY_URBAN_WORLD_OVERRIDES]
+    if experiment.endswith(("/asr", "/cloudseg")):
+        overrides.append(f"model.analytics_checkpoint={checkpoint}")
+    return overrides
+
+
 def _shrink_action_model(cfg) -> None:
     """Action models (and SimiNet's local model) see 16x16 clips so CPU tests stay fast."""
     with open_dict(cfg):
@@ -79,11 +106,14 @@ def _shrink_action_model(cfg) -> None:
                 node.input_size = 16
 
 
-def _overrides(experiment: str, data_dir: Path) -> list[str]:
+def _overrides(experiment: str, data_dir: Path, segmenter: Path) -> list[str]:
     """Tiny data for every experiment: the synthetic world (also for the VisDrone variants,
-    since it is written in VisDrone's format), a D2-City fixture or the tiny action world."""
+    since it is written in VisDrone's format), a D2-City fixture, the tiny action world or
+    the tiny urban world."""
     if experiment.startswith("clownfish/"):
         return _clownfish_overrides(experiment, data_dir)
+    if experiment.startswith("runespoor/"):
+        return _runespoor_overrides(experiment, segmenter)
     overrides = [f"experiment={experiment}", "data.num_workers=0", "data.batch_size=2"]
     if experiment.startswith("react/d2city/"):
         return [*overrides, "data.train_frame_stride=1", "data.val_frame_stride=1"]
@@ -99,9 +129,12 @@ def _overrides(experiment: str, data_dir: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_composes_and_instantiates(experiment, tmp_path, data_dir):
+def test_experiment_composes_and_instantiates(experiment, tmp_path, data_dir, segmenter_checkpoint):
     cfg = compose_config(
-        "train", overrides=_overrides(experiment, data_dir), tmp_path=tmp_path, data_dir=data_dir
+        "train",
+        overrides=_overrides(experiment, data_dir, segmenter_checkpoint),
+        tmp_path=tmp_path,
+        data_dir=data_dir,
     )
     check_config(cfg, required=("data", "model", "trainer"))
     datamodule = instantiate(cfg.data)
@@ -118,9 +151,20 @@ def test_experiment_composes_and_instantiates(experiment, tmp_path, data_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_fast_dev_run(
-    experiment, tmp_path, data_dir, tiny_world, tiny_action_world, d2city_dir
+    experiment,
+    tmp_path,
+    data_dir,
+    tiny_world,
+    tiny_action_world,
+    tiny_urban_world,
+    d2city_dir,
+    segmenter_checkpoint,
 ):
-    overrides = [*_overrides(experiment, data_dir), "debug=fdr", "callbacks=none"]
+    overrides = [
+        *_overrides(experiment, data_dir, segmenter_checkpoint),
+        "debug=fdr",
+        "callbacks=none",
+    ]
     cfg = compose_config("train", overrides=overrides, tmp_path=tmp_path, data_dir=data_dir)
     shrink_model(cfg, height=TINY_HEIGHT, width=TINY_WIDTH)
     if experiment.startswith("clownfish/"):
@@ -131,6 +175,13 @@ def test_experiment_fast_dev_run(
         # one validation batch may hold only background windows, which val/acc ignores
         assert np.isnan(metrics["val/acc"]) or 0.0 <= metrics["val/acc"] <= 1.0
         assert cfg.optimized_metric == "val/acc_best"
+    elif experiment == "runespoor/segmenter":
+        assert 0.0 <= metrics["val/mIoU"] <= 1.0
+    elif experiment.startswith("runespoor/"):
+        assert metrics["val/psnr"] > 0.0
+        if experiment.endswith(("/asr", "/cloudseg")):
+            assert 0.0 <= metrics["val/mIoU"] <= 1.0
+            assert np.isfinite(metrics["train/analytics"])
     else:
         assert 0.0 <= metrics["val/mAP50"] <= 1.0
 
@@ -187,7 +238,7 @@ def test_model_takes_num_classes_from_data(tmp_path, data_dir):
 @pytest.mark.slow
 def test_ddp_sim_trains_in_two_processes_and_scores_all_ranks(tmp_path, data_dir, tiny_world):
     overrides = [
-        *_overrides("react/tiny_edge", data_dir),
+        *_overrides("react/tiny_edge", data_dir, segmenter=None),
         "trainer=ddp_sim",
         "debug=fdr",
         "data.train_frame_stride=1",

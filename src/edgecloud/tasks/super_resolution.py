@@ -98,7 +98,8 @@ class SuperResolutionModule(LightningModule):
             segmentation); unused by ``reconstruction``.
         analytics: the segmentation model, configured like the trained one; needed by the
             analytics objectives, optional (for validation mIoU) otherwise.
-        analytics_checkpoint: its Lightning checkpoint; never downloaded.
+        analytics_checkpoint: its Lightning checkpoint; never downloaded. Without it the
+            analytics model is not used (standard SR then scores PSNR only).
         weights: local file to initialise the SR network from (the trained standard SR
             network, for ASR and CloudSeg).
         monitor: the validation metric whose best value is logged as ``<monitor>_best``.
@@ -132,8 +133,6 @@ class SuperResolutionModule(LightningModule):
                 "checkpoint, e.g. .../checkpoints/last.ckpt of "
                 "`python train.py experiment=runespoor/segmenter`)"
             )
-        if analytics is not None and analytics_checkpoint is None:
-            raise ValueError("model.analytics needs model.analytics_checkpoint (its weights)")
         # Only plain values go into the checkpoint, so it loads with torch.load(weights_only=True).
         self.save_hyperparameters(
             {
@@ -161,7 +160,7 @@ class SuperResolutionModule(LightningModule):
         # A tuple, not an attribute: the frozen analytics model stays out of state_dict() and
         # the optimizer; _analytics() moves it to the batch's device.
         self._frozen = ()
-        if analytics is not None:
+        if analytics is not None and analytics_checkpoint is not None:
             self._frozen = (
                 load_analytics_model(analytics, analytics_checkpoint, class_names=class_names),
             )
