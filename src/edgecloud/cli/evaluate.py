@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
 from edgecloud.cli.evaluate_actions import evaluate_actions
+from edgecloud.cli.evaluate_segmentation import evaluate_segmentation
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
 from edgecloud.data.detection_dataset import frame_to_tensor
 from edgecloud.detections import FrameDetections
@@ -73,13 +74,17 @@ def run_sequence(
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score ``cfg.ckpt_path`` on the data config's validation videos (Clownfish's action
-    models, configured under ``clownfish``, go to :func:`evaluate_actions`).
+    models, configured under ``clownfish``, go to :func:`evaluate_actions`; Runespoor's
+    segmentation model and restoration methods, under ``runespoor``, to
+    :func:`evaluate_segmentation`).
 
     Writes ``metrics.json`` into ``cfg.paths.output_dir`` and, with ``cfg.record=true``, a
     recording into ``<output_dir>/recording`` (see docs/recording_format.md).
     """
     if cfg.get("clownfish") is not None:
         return evaluate_actions(cfg)
+    if cfg.get("runespoor") is not None:
+        return evaluate_segmentation(cfg)
     check_config(cfg, required=("data", "model", "paths", "ckpt_path"))
     device = torch.device(cfg.device)
     if cfg.cpu_threads is not None:
