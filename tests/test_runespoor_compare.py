@@ -11,7 +11,8 @@ import pytest
 
 from edgecloud.cli.evaluate import evaluate
 from edgecloud.cli.train import train
-from edgecloud.data.formats.cityscapes import load_image, read_cityscapes
+from edgecloud.data.formats.cityscapes import load_image, load_train_ids, read_cityscapes
+from edgecloud.recording.knobs import KnobRecording
 from tests.conftest import TINY_URBAN_WORLD_OVERRIDES, compose_config
 
 pytestmark = pytest.mark.slow
@@ -83,4 +84,65 @@ def test_compare_scores_every_method_side_by_side(checkpoints, tmp_path, data_di
 def test_an_sr_checkpoint_of_another_scale_fails_naming_it(checkpoints, tmp_path, data_dir):
     cfg = _compare(checkpoints, tmp_path, data_dir, "runespoor.scale=2")
     with pytest.raises(ValueError, match=r"last\.ckpt does not fit the configured SR network"):
+        evaluate(cfg)
+
+
+def _record(checkpoints, tmp_path, data_dir, *extra: str):
+    overrides = [
+        "experiment=runespoor/eval/record",
+        *TINY_URBAN_WORLD_OVERRIDES,
+        f"ckpt_path={checkpoints['segmenter']}",
+        "runespoor.scales=[2,4]",
+        "runespoor.qualities=[50,90]",
+        f"runespoor.sr_checkpoints.x4={checkpoints['sr']}",
+        *extra,
+    ]
+    return compose_config("evaluate", overrides=overrides, tmp_path=tmp_path, data_dir=data_dir)
+
+
+def test_knob_recording_holds_every_configuration_of_every_val_frame(
+    checkpoints, tmp_path, data_dir
+) -> None:
+    metrics = evaluate(_record(checkpoints, tmp_path, data_dir))
+    recording = KnobRecording.open(tmp_path / "run" / "recording")
+    assert [k.name for k in recording.knobs] == ["x2_q50", "x2_q90", "x4_q50", "x4_q90"]
+    restorers = recording.manifest["metadata"]["restorers"]
+    assert restorers == {"x2": "bicubic", "x4": str(checkpoints["sr"])}
+    frames = read_cityscapes(data_dir / "urban_world", split="val")
+    (name,) = recording.clip_names
+    clip = recording.clip(name)
+    assert clip.num_frames == len(frames)
+    for f, frame in enumerate(frames):
+        image = load_image(frame)
+        for k, knob in enumerate(recording.knobs):
+            small = cv2.resize(
+                image,
+                (image.shape[1] // knob.scale, image.shape[0] // knob.scale),
+                interpolation=cv2.INTER_AREA,
+            )
+            _, encoded = cv2.imencode(
+                ".jpg",
+                cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, knob.quality],
+            )
+            assert clip.arrays["frame_bytes"][k, f] == len(encoded)
+    # the union of a class over a frame covers at least its ground-truth pixels
+    target_pixels = np.array(
+        [np.bincount(load_train_ids(f).ravel(), minlength=256)[:19] for f in frames]
+    )
+    assert np.all(clip.arrays["hr_union"] >= target_pixels)
+    assert np.all(clip.arrays["union"] >= target_pixels[None])
+    assert np.all(clip.arrays["restore_latency_s"] > 0)
+    hr_mean = float(clip.arrays["hr_frame_miou"].mean())
+    assert metrics["hr/frame_mIoU"] == pytest.approx(hr_mean)
+    assert metrics["x4_q90/frame_mIoU"] == pytest.approx(clip.arrays["frame_miou"][3].mean())
+
+
+def test_knob_recording_refuses_an_sr_checkpoint_for_an_unrecorded_scale(
+    checkpoints, tmp_path, data_dir
+) -> None:
+    cfg = _record(
+        checkpoints, tmp_path, data_dir, f"runespoor.sr_checkpoints.x8={checkpoints['sr']}"
+    )
+    with pytest.raises(ValueError, match=r"\['x8'\], which are not among runespoor.scales"):
         evaluate(cfg)

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
 from edgecloud.cli.evaluate_actions import evaluate_actions
 from edgecloud.cli.evaluate_segmentation import evaluate_segmentation
+from edgecloud.cli.record_knobs import record_knobs
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
 from edgecloud.data.detection_dataset import frame_to_tensor
 from edgecloud.detections import FrameDetections
@@ -76,7 +77,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score ``cfg.ckpt_path`` on the data config's validation videos (Clownfish's action
     models, configured under ``clownfish``, go to :func:`evaluate_actions`; Runespoor's
     segmentation model and restoration methods, under ``runespoor``, to
-    :func:`evaluate_segmentation`).
+    :func:`evaluate_segmentation`, or with ``record=true`` to :func:`record_knobs`).
 
     Writes ``metrics.json`` into ``cfg.paths.output_dir`` and, with ``cfg.record=true``, a
     recording into ``<output_dir>/recording`` (see docs/recording_format.md).
@@ -84,7 +85,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("clownfish") is not None:
         return evaluate_actions(cfg)
     if cfg.get("runespoor") is not None:
-        return evaluate_segmentation(cfg)
+        return record_knobs(cfg) if cfg.record else evaluate_segmentation(cfg)
     check_config(cfg, required=("data", "model", "paths", "ckpt_path"))
     device = torch.device(cfg.device)
     if cfg.cpu_threads is not None:

@@ -66,7 +66,7 @@ def _restorers(cfg: DictConfig, scale: int) -> dict[str, nn.Module]:
     return restorers
 
 
-def _segment(net: nn.Module, image: torch.Tensor) -> np.ndarray:
+def segment(net: nn.Module, image: torch.Tensor) -> np.ndarray:
     return net(image[None]).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
 
 
@@ -93,7 +93,7 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
         original, target = load_image(frame), load_train_ids(frame)
         clip = f"{frame.city}_{frame.sequence:06d}"
         scores[REFERENCE].add_frame(
-            _segment(segmenter, image_to_tensor(original).to(device)), target, clip_id=clip
+            segment(segmenter, image_to_tensor(original).to(device)), target, clip_id=clip
         )
         sent = degrade(original, knobs)
         low_res = image_to_tensor(sent.image).to(device)[None]
@@ -102,7 +102,7 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
             restored = restorer(low_res).clamp(0.0, 1.0)[0]
             restore_seconds[name] += time.perf_counter() - start
             scores[name].add_frame(
-                _segment(segmenter, restored),
+                segment(segmenter, restored),
                 target,
                 clip_id=clip,
                 restored=tensor_to_image(restored),
