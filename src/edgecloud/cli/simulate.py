@@ -1,10 +1,12 @@
 """``simulate(cfg)``: replay recordings through a scenario and write what a paper reports.
 
-Dispatches on ``scenario.name``: ``react`` (the default) or ``clownfish``. A REACT run writes
-into the run directory ``config.yaml`` (the resolved config), ``results.json`` (byte for byte
-the same for the same config and seed), ``frames.csv`` (one row per device and frame) and the
-run's figure; a Clownfish run writes ``config.yaml``, ``results.json`` and its mode's files
-(:mod:`edgecloud.sim.clownfish.run`). Wall-clock timings go to the log only, never into
+Dispatches on ``scenario.name``: ``react`` (the default), ``clownfish`` or ``runespoor``. A
+REACT run writes into the run directory ``config.yaml`` (the resolved config), ``results.json``
+(byte for byte the same for the same config and seed), ``frames.csv`` (one row per device and
+frame) and the run's figure; a Clownfish run writes ``config.yaml``, ``results.json`` and its
+mode's files (:mod:`edgecloud.sim.clownfish.run`); a Runespoor run ``config.yaml``,
+``results.json``, ``per_second.csv``, ``frames.csv`` and ``fig12.png``
+(:mod:`edgecloud.sim.runespoor.run`). Wall-clock timings go to the log only, never into
 results.json.
 """
 
@@ -29,12 +31,15 @@ from edgecloud.sim.clownfish.synthetic import SyntheticSettings, synthetic_seque
 from edgecloud.sim.react.policy import ReactPolicy
 from edgecloud.sim.react.report import ReplayReport, summarize_metrics
 from edgecloud.sim.react.scenario import DeviceLayout, ReactScenario, ServerSettings
+from edgecloud.sim.runespoor.run import ProfilingSettings as RunespoorProfiling
+from edgecloud.sim.runespoor.run import run_runespoor
 from edgecloud.utils.config import check_config, without_hydra
 from edgecloud.utils.jsonio import write_json_report
 
 log = logging.getLogger(__name__)
 
 RUN_FIGURES = ("tide", "response_cdf", "none")
+RUNESPOOR_FIGURES = ("fig12", "none")
 # what a Clownfish run logs, per mode
 CLOWNFISH_SUMMARY = {
     "timed": ("sim/accuracy", "sim/f1", "sim/throughput_fps", "sim/lag_within_1"),
@@ -198,6 +203,43 @@ def simulate_clownfish(
     return metrics
 
 
+def simulate_runespoor(cfg: DictConfig) -> dict[str, float | None]:
+    """Run the configured Runespoor scenario (:mod:`edgecloud.sim.runespoor.run`); writes
+    config.yaml and results.json besides its own files; returns the flat metrics."""
+    check_config(cfg, required=("scenario", "network"))
+    if cfg.figure not in RUNESPOOR_FIGURES:
+        raise ValueError(f"figure must be one of {RUNESPOOR_FIGURES}, got {cfg.figure!r}")
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(without_hydra(cfg), output_dir / "config.yaml", resolve=True)
+    settings = cfg.scenario
+    started = time.perf_counter()
+    results = run_runespoor(
+        recording_root=settings.recording,
+        methods=list(settings.methods),
+        profiling=RunespoorProfiling(**OmegaConf.to_container(settings.profiling, resolve=True)),
+        edge=OmegaConf.to_container(settings.edge, resolve=True),
+        duration_s=settings.duration_s,
+        uplink=instantiate(cfg.network.uplink, _convert_="all"),
+        downlink=instantiate(cfg.network.downlink),
+        server_profile=instantiate(settings.server_profile) if settings.server_profile else None,
+        seed=int(cfg.seed),
+        output_dir=output_dir,
+        frames_csv=bool(cfg.frames_csv),
+        figure=cfg.figure != "none",
+    )
+    write_json_report(output_dir / "results.json", results)
+    metrics = results["metrics"]
+    summary = [f"sim/{m}/relative_miou" for m in settings.methods]
+    log.info(
+        "runespoor in %.2f s: %s",
+        time.perf_counter() - started,
+        summarize_metrics(metrics, keys=(*summary, "profile/threshold")),
+    )
+    log.info("results in %s", output_dir)
+    return metrics
+
+
 def _clownfish_labels(cfg: DictConfig) -> dict[str, object]:
     """What a sweep labels a Clownfish run by: the config group choices, method and mode."""
     choices = OmegaConf.select(cfg, "hydra.runtime.choices")
@@ -220,6 +262,8 @@ def simulate(cfg: DictConfig) -> dict[str, float | None]:
     """Run the configured scenario; returns the flat metrics of results.json."""
     if scenario_name(cfg) == "clownfish":
         return simulate_clownfish(cfg)
+    if scenario_name(cfg) == "runespoor":
+        return simulate_runespoor(cfg)
     check_config(cfg, required=("scenario", "network", "tracker"))
     if cfg.figure not in RUN_FIGURES:
         raise ValueError(f"figure must be one of {RUN_FIGURES}, got {cfg.figure!r}")
