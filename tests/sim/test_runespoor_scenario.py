@@ -11,10 +11,10 @@ import pytest
 
 from edgecloud.cli.simulate import simulate
 from edgecloud.data.degradation import Knobs
+from edgecloud.metrics.segmentation import accumulated_miou
 from edgecloud.recording.knobs import KnobRecordingWriter
 from edgecloud.sim.network import ConstantRateLinkSpec, IdealLinkSpec
 from edgecloud.sim.network.piecewise import PiecewiseRateLinkSpec
-from edgecloud.sim.runespoor.report import accumulated_miou
 from edgecloud.sim.runespoor.run import ProfilingSettings, run_runespoor, split_clips
 from tests.conftest import compose_config
 

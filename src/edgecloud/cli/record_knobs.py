@@ -9,6 +9,8 @@ segmenter (``ckpt_path``). The original frame is segmented too (HR). What the co
 profiling and the simulator need is written per clip (:mod:`edgecloud.recording.knobs`):
 bytes, per-class intersection and union, per-frame mIoU, the small-region ratio of the
 prediction (the server's tail-frame signal) and of the ground truth, and measured latencies.
+Beside the recording: ``knobs.md``/``knobs.json`` and ``fig11.png``, every configuration's
+accuracy against its bandwidth (:mod:`edgecloud.metrics.knob_summary`).
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from edgecloud.data.formats.cityscapes import (
     load_train_ids,
 )
 from edgecloud.data.segmentation_dataset import image_to_tensor
+from edgecloud.metrics.knob_summary import knob_markdown, knob_rows, plot_accuracy_vs_bandwidth
 from edgecloud.metrics.regions import small_region_ratio
 from edgecloud.metrics.segmentation import confusion_matrix, frame_mean_iou
 from edgecloud.models.carn import InterpolationUpsampler
 from edgecloud.recording.knobs import KnobRecording, KnobRecordingWriter
 from edgecloud.utils.config import check_config
+from edgecloud.utils.jsonio import write_json_report
 
 log = logging.getLogger(__name__)
 
@@ -187,18 +191,23 @@ def record_knobs(cfg: DictConfig) -> dict[str, float]:
         log.info("recorded clip %s (%d frames x %d configurations)", name, len(clip), len(knobs))
     writer.close()
     log.info("knob recording written to %s", output_dir / "recording")
-    return _mean_frame_miou(output_dir / "recording")
+    return _summarize(output_dir, restorer_names)
 
 
-def _mean_frame_miou(root: Path) -> dict[str, float]:
-    """``<knob>/frame_mIoU`` of every configuration and ``hr/frame_mIoU``, over all frames."""
-    recording = KnobRecording.open(root)
-    clips = [recording.clip(name) for name in recording.clip_names]
-    per_knob = np.concatenate([clip.arrays["frame_miou"] for clip in clips], axis=1)
-    metrics = {
-        f"{knob.name}/frame_mIoU": float(per_knob[k].mean())
-        for k, knob in enumerate(recording.knobs)
-    }
-    hr = np.concatenate([clip.arrays["hr_frame_miou"] for clip in clips])
-    metrics["hr/frame_mIoU"] = float(hr.mean())
+def _summarize(output_dir: Path, restorer_names: dict[str, str]) -> dict[str, float]:
+    """Write ``knobs.md``, ``knobs.json`` and ``fig11.png`` (accuracy against bandwidth of
+    every configuration); returns ``<knob>/mIoU`` and ``<knob>/mbps`` of each, and
+    ``hr/mIoU``."""
+    recording = KnobRecording.open(output_dir / "recording")
+    rows = knob_rows(recording)
+    restorers = ", ".join(f"{scale}: {name}" for scale, name in restorer_names.items())
+    title = f"Accuracy against bandwidth per configuration (restored by {restorers})"
+    (output_dir / "knobs.md").write_text(knob_markdown(rows, title=title))
+    write_json_report(output_dir / "knobs.json", {"restorers": restorer_names, "rows": rows})
+    plot_accuracy_vs_bandwidth(rows, path=output_dir / "fig11.png")
+    metrics = {}
+    for row in rows:
+        metrics[f"{row['knobs']}/mIoU"] = float(row["miou"])
+        if "mbps" in row:
+            metrics[f"{row['knobs']}/mbps"] = float(row["mbps"])
     return metrics

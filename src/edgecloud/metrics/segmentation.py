@@ -203,3 +203,11 @@ class ConfusionMatrix:
     def pixel_accuracy(self) -> float:
         """Fraction of scored pixels predicted right (NaN before any scored pixel)."""
         return pixel_accuracy(self.matrix)
+
+
+def accumulated_miou(intersection: np.ndarray, union: np.ndarray) -> float:
+    """mIoU of frames' summed ``(F, C)`` per-class intersections and unions, over the classes
+    with a non-empty union (NaN when there is none): the exact mIoU of those frames together."""
+    totals_i, totals_u = np.sum(intersection, axis=0), np.sum(union, axis=0)
+    present = totals_u > 0
+    return float(np.mean(totals_i[present] / totals_u[present])) if present.any() else np.nan

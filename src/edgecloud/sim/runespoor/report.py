@@ -18,14 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgecloud.metrics.segmentation import accumulated_miou
 from edgecloud.sim.runespoor.scenario import RunespoorRun
-
-
-def accumulated_miou(intersection: np.ndarray, union: np.ndarray) -> float:
-    """mIoU of frames' summed ``(F, C)`` intersections and unions (NaN when all empty)."""
-    totals_i, totals_u = intersection.sum(axis=0), union.sum(axis=0)
-    present = totals_u > 0
-    return float(np.mean(totals_i[present] / totals_u[present])) if present.any() else np.nan
 
 
 def _sent_overlap(run: RunespoorRun) -> tuple[np.ndarray, np.ndarray]:
