@@ -229,3 +229,73 @@ def test_action_models_skips_cuda_without_a_gpu(tmp_path, monkeypatch):
     report = bench.main(["--quick", "--device", "cuda", "--output", str(output)])
 
     assert report["skipped"] and not output.exists()
+
+
+def test_runespoor_smoke(tmp_path, capsys):
+    bench = load_benchmark("runespoor")
+    output = tmp_path / "runespoor.json"
+
+    report = bench.main(["--quick", "--output", str(output)])
+
+    written = json.loads(output.read_text())
+    assert written == json.loads(json.dumps(report))
+    assert written["quick"] and written["device"] == "cpu"
+    assert written["machine"]["torch_threads"] == 1 and written["machine"]["cpu_model"]
+    assert "git_commit" in written["source"]
+    # --quick: 96x48 frames, scales 2 and 4, every SR model at each
+    inference = written["sr_inference"]
+    assert [(row["model"], row["scale"]) for row in inference] == [
+        (model, scale) for scale in (2, 4) for model in ("bicubic", "carn_m", "carn")
+    ]
+    for row in inference:
+        assert row["input_shape"] == [1, 3, 48 // row["scale"], 96 // row["scale"]]
+        assert row["output_shape"] == [1, 3, 48, 96]
+        assert (row["parameters"] > 0) == (row["model"] != "bicubic")
+    segmentation = written["segmentation"]
+    assert segmentation["output_shape"] == [1, 19, 48, 96] and segmentation["parameters"] > 0
+    training = written["sr_training"]
+    assert [(row["scale"], row["objective"]) for row in training] == [
+        (scale, objective)
+        for scale in (2, 4)
+        for objective in ("reconstruction", "analytics_aware")
+    ]
+    for row in training:
+        assert row["lr_crop"] == [48 // row["scale"]] * 2 and row["small_pixel_fraction"] > 0
+        assert math.isfinite(row["first_loss"])
+        # the per-round difference of the interleaved steps (either sign under noise)
+        extras = [row.get(f"extra_over_reconstruction_{k}") for k in ("median_ms", "cpu_median_ms")]
+        if row["objective"] == "analytics_aware":
+            assert all(math.isfinite(extra) for extra in extras)
+        else:
+            assert extras == [None, None]
+    server, edge = written["cac"]["server"], written["cac"]["edge"]
+    assert [(row["hr_size"], row["downsample"]) for row in server] == [
+        ([96, 48], downsample) for downsample in (1, 2, 4)
+    ]
+    assert all(0.0 <= row["small_region_ratio"] <= 1.0 for row in server)
+    assert [row["profiles"] for row in edge] == [18, 18]
+    timings = [row["latency"] for row in [*inference, segmentation]]
+    timings += [row["step"] for row in training] + [row["call"] for row in server + edge]
+    for timing in timings:
+        assert len(timing["samples_s"]) == len(timing["cpu_samples_s"]) == timing["repeats"] == 2
+        assert_positive_seconds(timing["samples_s"])
+        assert all(v >= 0 and math.isfinite(v) for v in timing["cpu_samples_s"])
+    assert [row["call"]["calls_per_sample"] for row in edge] == [10, 10]
+    table = capsys.readouterr().out
+    assert "| carn_m | 2 | 24x48 |" in table and "| server | 96x48 | 4 |" in table
+
+
+def test_runespoor_rejects_scales_that_do_not_divide_the_frame():
+    bench = load_benchmark("runespoor")
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--quick", "--hr-size", "100", "50", "--scales", "4"])
+
+
+def test_runespoor_skips_cuda_without_a_gpu(tmp_path, monkeypatch):
+    bench = load_benchmark("runespoor")
+    monkeypatch.setattr(bench.torch.cuda, "is_available", lambda: False)
+    output = tmp_path / "runespoor_cuda.json"
+
+    report = bench.main(["--quick", "--device", "cuda", "--output", str(output)])
+
+    assert report["skipped"] and not output.exists()
