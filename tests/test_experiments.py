@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,6 +15,7 @@ from omegaconf import open_dict
 
 from edgecloud.cli.train import train
 from edgecloud.data.formats.d2city import D2CityBox, D2CityTrack, write_d2city_xml
+from edgecloud.data.formats.visdrone_det import VisDroneDetRow, write_visdrone_det_annotations
 from edgecloud.data.relevance_dataset import RELEVANCE_CLASS_NAMES
 from edgecloud.utils.config import check_config
 from tests.conftest import (
@@ -90,6 +92,75 @@ def segmenter_checkpoint(tmp_path_factory) -> Path:
     return path
 
 
+def _write_visdrone_det_split(root: Path, sizes: list[tuple[int, int]]) -> None:
+    """Noise images in VisDrone2019-DET layout, each with two pedestrians (small at a 1%
+    threshold), a car, a bus and an ignored region."""
+    rng = np.random.default_rng(0)
+    for index, (height, width) in enumerate(sizes):
+        image = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+        # (left, top, width, height, category): pedestrian 1, car 4, bus 9, ignored 0
+        objects = [
+            (10, 10, 6, 10, 1),
+            (40, 60, 6, 10, 1),
+            (70, 20, 20, 12, 4),
+            (100, 40, 50, 30, 9),
+        ]
+        rows = []
+        for left, top, box_w, box_h, category in objects:
+            image[top : top + box_h, left : left + box_w] = 60 + 20 * category
+            rows.append(VisDroneDetRow(left, top, box_w, box_h, 1, category, 0, 0))
+        rows.append(VisDroneDetRow(0, 80, 20, 10, 0, 0, 0, 0))
+        name = f"{index:07d}_00000_d_0000001"
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(root / "images" / f"{name}.jpg"), image)
+        write_visdrone_det_annotations(root / "annotations" / f"{name}.txt", rows)
+
+
+@pytest.fixture(scope="session")
+def visdrone_det_dir(data_dir: Path) -> Path:
+    """A tiny VisDrone2019-DET root; validation images come in two sizes, one of them not a
+    multiple of the SR scale."""
+    root = data_dir / "visdrone_det"
+    _write_visdrone_det_split(root / "train", [(TINY_HEIGHT, TINY_WIDTH)] * 4)
+    _write_visdrone_det_split(root / "val", [(TINY_HEIGHT, TINY_WIDTH), (98, 150)])
+    return root
+
+
+@pytest.fixture(scope="session")
+def detector_checkpoint(tmp_path_factory) -> Path:
+    """A Lightning-style checkpoint of the (untrained) tiny cloud detector, the frozen
+    analytics model of the detection ASR experiments."""
+    run_dir = tmp_path_factory.mktemp("detector_run")
+    cfg = compose_config(
+        "train", overrides=["experiment=react/tiny_cloud"], tmp_path=run_dir, data_dir=run_dir
+    )
+    module = instantiate(cfg.model)
+    path = run_dir / "detector.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
+    return path
+
+
+def _runespoor_detection_overrides(experiment: str, checkpoint: Path, data_dir: Path) -> list[str]:
+    """The tiny drone world (or a tiny VisDrone2019-DET root), crops the tiny frames hold,
+    boxes small under 1% of them (so that the tiny world has some) and the detector at the
+    tiny frames' size; ASR trains through an untrained tiny cloud detector."""
+    overrides = [
+        f"experiment={experiment}",
+        *TINY_WORLD_OVERRIDES,
+        "data.crop_size=[64,96]",
+        "data.small_box_fraction=0.01",
+        f"model.analytics.net.min_size={TINY_HEIGHT}",
+        f"model.analytics.net.max_size={TINY_WIDTH}",
+    ]
+    if experiment.startswith("runespoor/visdrone/"):
+        overrides = [o for o in overrides if not o.startswith("data.prepare")]
+        root = data_dir / "visdrone_det"
+        overrides += [f"data.train_videos.root={root}/train", f"data.val_videos.root={root}/val"]
+    if experiment.endswith("/asr"):
+        overrides.append(f"model.analytics_checkpoint={checkpoint}")
+    return overrides
+
+
 def _runespoor_overrides(experiment: str, checkpoint: Path, data_dir: Path) -> list[str]:
     """The tiny urban world (also for the Cityscapes variants: it is written in Cityscapes'
     layout); the analytics objectives train through an untrained segmenter."""
@@ -111,12 +182,16 @@ def _shrink_action_model(cfg) -> None:
                 node.input_size = 16
 
 
-def _overrides(experiment: str, data_dir: Path, segmenter: Path) -> list[str]:
+def _overrides(
+    experiment: str, data_dir: Path, segmenter: Path | None, detector: Path | None = None
+) -> list[str]:
     """Tiny data for every experiment: the synthetic world (also for the VisDrone variants,
-    since it is written in VisDrone's format), a D2-City fixture, the tiny action world or
-    the tiny urban world."""
+    since it is written in VisDrone's format), a D2-City fixture, a VisDrone2019-DET fixture,
+    the tiny action world or the tiny urban world."""
     if experiment.startswith("clownfish/"):
         return _clownfish_overrides(experiment, data_dir)
+    if experiment.startswith(("runespoor/drone/", "runespoor/visdrone/")):
+        return _runespoor_detection_overrides(experiment, detector, data_dir)
     if experiment.startswith("runespoor/"):
         return _runespoor_overrides(experiment, segmenter, data_dir)
     overrides = [f"experiment={experiment}", "data.num_workers=0", "data.batch_size=2"]
@@ -134,10 +209,12 @@ def _overrides(experiment: str, data_dir: Path, segmenter: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_composes_and_instantiates(experiment, tmp_path, data_dir, segmenter_checkpoint):
+def test_experiment_composes_and_instantiates(
+    experiment, tmp_path, data_dir, segmenter_checkpoint, detector_checkpoint
+):
     cfg = compose_config(
         "train",
-        overrides=_overrides(experiment, data_dir, segmenter_checkpoint),
+        overrides=_overrides(experiment, data_dir, segmenter_checkpoint, detector_checkpoint),
         tmp_path=tmp_path,
         data_dir=data_dir,
     )
@@ -163,10 +240,12 @@ def test_experiment_fast_dev_run(
     tiny_action_world,
     tiny_urban_world,
     d2city_dir,
+    visdrone_det_dir,
     segmenter_checkpoint,
+    detector_checkpoint,
 ):
     overrides = [
-        *_overrides(experiment, data_dir, segmenter_checkpoint),
+        *_overrides(experiment, data_dir, segmenter_checkpoint, detector_checkpoint),
         "debug=fdr",
         "callbacks=none",
     ]
@@ -182,6 +261,12 @@ def test_experiment_fast_dev_run(
         assert cfg.optimized_metric == "val/acc_best"
     elif experiment.endswith("/segmenter"):
         assert 0.0 <= metrics["val/mIoU"] <= 1.0
+    elif experiment.startswith(("runespoor/drone/", "runespoor/visdrone/")):
+        assert metrics["val/psnr"] > 0.0
+        if experiment.endswith("/asr"):
+            assert 0.0 <= metrics["val/mAP50"] <= 1.0
+            assert 0.0 <= metrics["val/small_mAP50"] <= 1.0
+            assert np.isfinite(metrics["train/analytics"])
     elif experiment.startswith("runespoor/"):
         assert metrics["val/psnr"] > 0.0
         if experiment.endswith(("/asr", "/cloudseg")):

@@ -10,6 +10,7 @@ import torch
 from skimage.measure import label as skimage_label
 
 from edgecloud.metrics.regions import (
+    small_box_mask,
     small_box_ratio,
     small_region_mask,
     small_region_masks,
@@ -205,3 +206,24 @@ def test_small_box_ratio():
         small_box_ratio(boxes, image_size=(0, 200), max_area_fraction=0.01)
     with pytest.raises(ValueError, match="max_area_fraction"):
         small_box_ratio(boxes, image_size=(100, 200), max_area_fraction=0)
+
+
+def test_small_box_mask_flags_boxes_below_the_fraction_of_the_frame():
+    # a 100 x 200 frame (20000 pixels); below 1% means below 200 pixels
+    boxes = np.array(
+        [
+            [0, 0, 10, 10],  # 100: small
+            [0, 0, 100, 50],  # 5000
+            [195, 80, 205, 110],  # 10 x 30 = 300, clipped to the frame 5 x 20 = 100: small
+            [10, 10, 30, 20],  # exactly 200: not below
+            [40, 40, 59.5, 50],  # 195: small
+        ],
+        dtype=np.float32,
+    )
+    mask = small_box_mask(boxes, image_size=(100, 200), max_area_fraction=0.01)
+    assert mask.tolist() == [True, False, True, False, True]
+    assert small_box_mask(
+        np.zeros((0, 4)), image_size=(100, 200), max_area_fraction=0.01
+    ).shape == (0,)
+    with pytest.raises(ValueError, match="max_area_fraction"):
+        small_box_mask(boxes, image_size=(100, 200), max_area_fraction=1.5)

@@ -16,10 +16,12 @@ every ``downsample``-th row and column (nearest-neighbour striding, ``label_map[
 Thresholds are fractions of the map, so they carry over; thin regions may vanish or break up,
 which is the approximation the paper accepts for speed.
 
-Detection: :func:`small_box_ratio` adds up the areas of the boxes smaller than the threshold
-("directly adding small bounding boxes"), each box first clipped to the frame. Overlaps are
-counted as often as they are covered, so the ratio is a sum of areas, not the area of their
-union, and can in principle exceed 1.
+Detection: a ground-truth box is small when its area, clipped to the frame, is below
+(strictly) ``max_area_fraction`` of the frame's area (:func:`small_box_mask`; the boxes that
+analytics-aware SR for detection computes its analytics loss on). :func:`small_box_ratio` adds
+up the areas of the small boxes ("directly adding small bounding boxes"). Overlaps are counted
+as often as they are covered, so the ratio is a sum of areas, not the area of their union, and
+can in principle exceed 1.
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ import numpy as np
 
 from edgecloud.data.formats.cityscapes_labels import IGNORE_INDEX
 
-__all__ = ["small_box_ratio", "small_region_mask", "small_region_masks", "small_region_ratio"]
+__all__ = [
+    "small_box_mask",
+    "small_box_ratio",
+    "small_region_mask",
+    "small_region_masks",
+    "small_region_ratio",
+]
 
 
 def _check_fraction(max_area_fraction: float) -> float:
@@ -154,6 +162,38 @@ def small_region_ratio(
     return float(mask.mean())
 
 
+def _clipped_box_areas(boxes_xyxy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    height, width = image_size
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image_size must be a positive (height, width), got {image_size}")
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64)
+    if boxes.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be (N, 4) x1, y1, x2, y2, got shape {boxes.shape}")
+    if not np.all(np.isfinite(boxes)):
+        raise ValueError("box coordinates must be finite")
+    if np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1]):
+        raise ValueError("boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1")
+    x = np.clip(boxes[:, [0, 2]], 0.0, width)
+    y = np.clip(boxes[:, [1, 3]], 0.0, height)
+    return (x[:, 1] - x[:, 0]) * (y[:, 1] - y[:, 0])
+
+
+def small_box_mask(
+    boxes_xyxy: np.ndarray,
+    *,
+    image_size: tuple[int, int],
+    max_area_fraction: float,
+) -> np.ndarray:
+    """``(N,)`` bool: which of the boxes (``(N, 4)`` ``x1, y1, x2, y2`` in pixels) are small,
+    their area clipped to the frame below ``max_area_fraction`` of the frame's area;
+    ``image_size`` is ``(height, width)`` of the whole frame."""
+    fraction = _check_fraction(max_area_fraction)
+    areas = _clipped_box_areas(boxes_xyxy, image_size)
+    return areas < fraction * float(image_size[0]) * float(image_size[1])
+
+
 def small_box_ratio(
     boxes_xyxy: np.ndarray,
     *,
@@ -164,20 +204,6 @@ def small_box_ratio(
     frame) smaller than ``max_area_fraction`` of the frame, over the frame's area;
     ``image_size`` is ``(height, width)``. Overlaps count twice (module docstring)."""
     fraction = _check_fraction(max_area_fraction)
-    height, width = image_size
-    if height <= 0 or width <= 0:
-        raise ValueError(f"image_size must be a positive (height, width), got {image_size}")
-    boxes = np.asarray(boxes_xyxy, dtype=np.float64)
-    if boxes.size == 0:
-        return 0.0
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must be (N, 4) x1, y1, x2, y2, got shape {boxes.shape}")
-    if not np.all(np.isfinite(boxes)):
-        raise ValueError("box coordinates must be finite")
-    if np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1]):
-        raise ValueError("boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1")
-    x = np.clip(boxes[:, [0, 2]], 0.0, width)
-    y = np.clip(boxes[:, [1, 3]], 0.0, height)
-    areas = (x[:, 1] - x[:, 0]) * (y[:, 1] - y[:, 0])
-    frame_area = float(height) * float(width)
+    areas = _clipped_box_areas(boxes_xyxy, image_size)
+    frame_area = float(image_size[0]) * float(image_size[1])
     return float(areas[areas < fraction * frame_area].sum() / frame_area)

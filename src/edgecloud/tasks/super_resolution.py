@@ -28,6 +28,7 @@ from torch import nn
 
 from edgecloud.data.formats.cityscapes_labels import IGNORE_INDEX
 from edgecloud.models.weights import load_weights
+from edgecloud.tasks.detection import DetectionModule
 from edgecloud.tasks.gather import gather_from_all_ranks
 from edgecloud.tasks.optimization import (
     OptimizerFactory,
@@ -48,14 +49,16 @@ log = logging.getLogger(__name__)
 def load_analytics_model(
     analytics: nn.Module, path: str | Path, *, class_names: Sequence[str]
 ) -> nn.Module:
-    """The network of a trained segmentation model, loaded strictly from its Lightning
-    checkpoint at ``path`` and frozen (evaluation mode, no gradients for its parameters).
+    """The network of a trained analytics model, loaded strictly from its Lightning
+    checkpoint (or state dict) at ``path`` and frozen (evaluation mode, no gradients for its
+    parameters).
 
-    ``analytics`` is the :class:`~edgecloud.tasks.segmentation.SegmentationModule` (or bare
-    network) configured like the one that was trained; the checkpoint's classes must be
-    ``class_names``.
+    ``analytics`` is the :class:`~edgecloud.tasks.segmentation.SegmentationModule` or
+    :class:`~edgecloud.tasks.detection.DetectionModule` (or bare network) configured like the
+    one that was trained; the checkpoint's classes must be ``class_names``.
     """
-    net = analytics.net if isinstance(analytics, SegmentationModule) else analytics
+    wrapped = isinstance(analytics, SegmentationModule | DetectionModule)
+    net = analytics.net if wrapped else analytics
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"analytics model checkpoint not found: {path}")
@@ -67,11 +70,11 @@ def load_analytics_model(
             f"not the configured {list(class_names)}"
         )
     report = load_weights(net, path)
-    if report.shape_mismatch or report.missing:
+    if report.shape_mismatch or report.missing or report.unexpected:
         raise ValueError(
             f"{path} does not fit the configured analytics model (model.analytics): tensors "
             f"with another shape {list(report.shape_mismatch)[:5]}, missing "
-            f"{list(report.missing)[:5]}"
+            f"{list(report.missing)[:5]}, unknown {list(report.unexpected)[:5]}"
         )
     log.info("analytics model loaded from %s", path)
     return net.requires_grad_(False).eval()
