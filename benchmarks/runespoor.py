@@ -456,14 +456,11 @@ def measure_edge_decision(*, new_bandwidth: bool, args: argparse.Namespace) -> d
         calls=args.edge_calls,
         device=torch.device("cpu"),
     )
-    # the controller caches a policy per distinct bandwidth value and never evicts one
-    cached_policies = len(controller._policies)
     fixed = controller.policy(FIXED_BANDWIDTH_BPS)
     return {
         "bandwidth": "new every frame" if new_bandwidth else f"fixed {FIXED_BANDWIDTH_BPS:g} bps",
         "profiles": len(profiles),
         "fixed_bandwidth_policy": {"standard": fixed.standard.name, "tail": fixed.tail.name},
-        "cached_policies": cached_policies,
         "call": summary(samples, calls=args.edge_calls, unit="us"),
     }
 

@@ -32,15 +32,14 @@ class TailAwareController:
         self.fps = fps
         self.tail_aware = tail_aware
         self.in_tail = False
-        self._policies: dict[float, Policy] = {}
+        self._latest: Policy | None = None
 
     def policy(self, bandwidth_bps: float) -> Policy:
-        """The (cached) policy for a bandwidth estimate."""
-        if bandwidth_bps not in self._policies:
-            self._policies[bandwidth_bps] = choose_policy(
-                self.profiles, bandwidth_bps=bandwidth_bps, fps=self.fps
-            )
-        return self._policies[bandwidth_bps]
+        """The policy for a bandwidth estimate; the latest one is kept, so a steady estimate
+        costs a comparison and a continuously varying one no memory."""
+        if self._latest is None or self._latest.bandwidth_bps != bandwidth_bps:
+            self._latest = choose_policy(self.profiles, bandwidth_bps=bandwidth_bps, fps=self.fps)
+        return self._latest
 
     def observe(self, *, tail_frame: bool) -> None:
         """Take the tail-frame signal of the newest response."""
