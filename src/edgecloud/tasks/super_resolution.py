@@ -20,23 +20,19 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning import LightningModule
 from torch import nn
 
 from edgecloud.data.formats.cityscapes_labels import IGNORE_INDEX
 from edgecloud.models.weights import load_weights
 from edgecloud.tasks.detection import DetectionModule
-from edgecloud.tasks.gather import gather_from_all_ranks
 from edgecloud.tasks.optimization import (
     OptimizerFactory,
     SchedulerFactory,
-    check_scheduler_interval,
-    optimizers_config,
 )
 from edgecloud.tasks.segmentation import SegmentationModule, SummedConfusion, segmentation_scores
+from edgecloud.tasks.sr_base import RestorationModule
 from edgecloud.tasks.sr_objectives import (
     OBJECTIVES,
     pseudo_label_cross_entropy,
@@ -80,7 +76,7 @@ def load_analytics_model(
     return net.requires_grad_(False).eval()
 
 
-class SuperResolutionModule(LightningModule):
+class SuperResolutionModule(RestorationModule):
     """Trains ``net`` to map a batch's ``low_res`` to its full-resolution ``image`` (batches
     of :class:`~edgecloud.data.segmentation_dataset.DegradedFrameDataset`, whose ``small``
     marks the pixels of small ground-truth regions).
@@ -125,61 +121,31 @@ class SuperResolutionModule(LightningModule):
         weights: str | None = None,
         monitor: str = "val/psnr",
     ) -> None:
-        super().__init__()
-        check_scheduler_interval(scheduler_interval)
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-        if objective != "reconstruction" and (analytics is None or analytics_checkpoint is None):
-            raise ValueError(
-                f"the {objective!r} objective trains through the trained segmentation model: "
-                "set model.analytics (configured like it) and model.analytics_checkpoint (its "
-                "checkpoint, e.g. .../checkpoints/last.ckpt of "
-                "`python train.py experiment=runespoor/segmenter`)"
-            )
-        # Only plain values go into the checkpoint, so it loads with torch.load(weights_only=True).
-        self.save_hyperparameters(
-            {
-                "scale": scale,
-                "objective": objective,
-                "class_names": list(class_names),
-                "alpha": alpha,
-                "beta": beta,
-                "analytics_checkpoint": analytics_checkpoint,
-                "weights": weights,
-            }
+        super().__init__(
+            net=net,
+            scale=scale,
+            objective=objective,
+            objectives=OBJECTIVES,
+            class_names=class_names,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scheduler_interval=scheduler_interval,
+            alpha=alpha,
+            beta=beta,
+            analytics=analytics,
+            analytics_checkpoint=analytics_checkpoint,
+            analytics_help=(
+                "trains through the trained segmentation model: set model.analytics "
+                "(configured like it) and model.analytics_checkpoint (its checkpoint, e.g. "
+                ".../checkpoints/last.ckpt of `python train.py experiment=runespoor/segmenter`)"
+            ),
+            load_analytics=load_analytics_model,
+            weights=weights,
+            monitor=monitor,
         )
-        self.net = net
-        self.scale = scale
-        self.objective = objective
-        self.class_names = list(class_names)
-        self.alpha = alpha
-        self.beta = beta
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.scheduler_interval = scheduler_interval
-        self.monitor = monitor
-        if weights is not None:
-            load_weights(self.net, weights)
-        # A tuple, not an attribute: the frozen analytics model stays out of state_dict() and
-        # the optimizer; _analytics() moves it to the batch's device.
-        self._frozen = ()
-        if analytics is not None and analytics_checkpoint is not None:
-            self._frozen = (
-                load_analytics_model(analytics, analytics_checkpoint, class_names=class_names),
-            )
         num_classes = len(self.class_names)
         self._confusion = SummedConfusion(num_classes=num_classes)
         self._small_confusion = SummedConfusion(num_classes=num_classes)
-        self._val_sums = torch.zeros(3, dtype=torch.float64)  # L1 sum, PSNR sum, frames
-        self._best = float("-inf")
-
-    def _analytics(self, device: torch.device) -> nn.Module | None:
-        if not self._frozen:
-            return None
-        return self._frozen[0].to(device)
-
-    def forward(self, low_res: torch.Tensor) -> torch.Tensor:
-        return self.net(low_res)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         restored = self(batch["low_res"])
@@ -213,9 +179,10 @@ class SuperResolutionModule(LightningModule):
         restored = self(batch["low_res"]).clamp(0.0, 1.0)
         squared_error = (restored - hr).square().flatten(1).mean(dim=1).double()
         psnr = -10.0 * torch.log10(squared_error.clamp_min(1e-12))
-        self._val_sums += torch.tensor(
-            [float((restored - hr).abs().mean()) * len(hr), float(psnr.sum()), float(len(hr))],
-            dtype=torch.float64,
+        self._add_reconstruction(
+            l1_sum=float((restored - hr).abs().mean()) * len(hr),
+            psnr_sum=float(psnr.sum()),
+            frames=len(hr),
         )
         analytics = self._analytics(hr.device)
         if analytics is None:
@@ -226,30 +193,13 @@ class SuperResolutionModule(LightningModule):
         self._small_confusion.update(logits, torch.where(batch["small"], target, IGNORE_INDEX))
 
     def on_validation_epoch_end(self) -> None:
-        world_size = self.trainer.world_size
-        l1_sum, psnr_sum, frames = sum(
-            gather_from_all_ranks([self._val_sums], world_size=world_size)
-        )
-        frames = max(float(frames), 1.0)
-        values = {"val/l1": float(l1_sum) / frames, "val/psnr": float(psnr_sum) / frames}
+        values = self._reconstruction_scores()
         if self._frozen:
+            world_size = self.trainer.world_size
             matrix = self._confusion.total(world_size=world_size)
             values.update(segmentation_scores(matrix, class_names=self.class_names, prefix="val"))
             small = self._small_confusion.total(world_size=world_size)
             values["val/small_mIoU"] = segmentation_scores(
                 small, class_names=self.class_names, prefix="small"
             )["small/mIoU"]
-        if self.monitor not in values:
-            raise KeyError(f"monitor {self.monitor!r} is not among the logged {sorted(values)}")
-        if not self.trainer.sanity_checking and np.isfinite(values[self.monitor]):
-            self._best = max(self._best, values[self.monitor])
-            values[f"{self.monitor}_best"] = self._best
-        self.log_dict(values, prog_bar=False)
-
-    def configure_optimizers(self):
-        return optimizers_config(
-            self.net.parameters(),
-            optimizer=self.optimizer_factory,
-            scheduler=self.scheduler_factory,
-            interval=self.scheduler_interval,
-        )
+        self._log_validation(values)

@@ -23,22 +23,19 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning import LightningModule
 from torch import nn
 
 from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.data.detection_dataset import target_to_annotations
 from edgecloud.detections import FrameDetections
 from edgecloud.metrics.coco import evaluate_detections
-from edgecloud.models.weights import load_weights
 from edgecloud.tasks.detection import prediction_to_detections
 from edgecloud.tasks.gather import gather_from_all_ranks
 from edgecloud.tasks.optimization import (
     OptimizerFactory,
     SchedulerFactory,
-    check_scheduler_interval,
-    optimizers_config,
 )
+from edgecloud.tasks.sr_base import RestorationModule
 from edgecloud.tasks.sr_detection_objectives import (
     DETECTION_OBJECTIVES,
     small_object_detection_loss,
@@ -65,7 +62,7 @@ def frame_psnr(restored: torch.Tensor, reference: torch.Tensor) -> float:
     return -10.0 * float(np.log10(max(squared_error, 1e-12)))
 
 
-class DetectionSuperResolutionModule(LightningModule):
+class DetectionSuperResolutionModule(RestorationModule):
     """Trains ``net`` to map each ``low_res`` of a batch to its full-resolution ``image``.
 
     Logs ``train/loss`` (and ``train/l1``, ``train/analytics`` and each detector loss term as
@@ -110,62 +107,33 @@ class DetectionSuperResolutionModule(LightningModule):
         weights: str | None = None,
         monitor: str = "val/psnr",
     ) -> None:
-        super().__init__()
-        check_scheduler_interval(scheduler_interval)
-        if objective not in DETECTION_OBJECTIVES:
-            raise ValueError(f"objective must be one of {DETECTION_OBJECTIVES}, got {objective!r}")
-        if objective != "reconstruction" and (analytics is None or analytics_checkpoint is None):
-            raise ValueError(
-                f"the {objective!r} objective trains through the trained detector: set "
-                "model.analytics (configured like it) and model.analytics_checkpoint (its "
-                "checkpoint, e.g. checkpoints/react_tiny_cloud.pt or .../checkpoints/last.ckpt "
-                "of `python train.py experiment=react/tiny_cloud`)"
-            )
-        # Only plain values go into the checkpoint, so it loads with torch.load(weights_only=True).
-        self.save_hyperparameters(
-            {
-                "scale": scale,
-                "objective": objective,
-                "class_names": list(class_names),
-                "alpha": alpha,
-                "beta": beta,
-                "analytics_checkpoint": analytics_checkpoint,
-                "weights": weights,
-            }
+        super().__init__(
+            net=net,
+            scale=scale,
+            objective=objective,
+            objectives=DETECTION_OBJECTIVES,
+            class_names=class_names,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scheduler_interval=scheduler_interval,
+            alpha=alpha,
+            beta=beta,
+            analytics=analytics,
+            analytics_checkpoint=analytics_checkpoint,
+            analytics_help=(
+                "trains through the trained detector: set model.analytics (configured like "
+                "it) and model.analytics_checkpoint (its checkpoint, e.g. "
+                "checkpoints/react_tiny_cloud.pt or .../checkpoints/last.ckpt of "
+                "`python train.py experiment=react/tiny_cloud`)"
+            ),
+            load_analytics=load_analytics_model,
+            weights=weights,
+            monitor=monitor,
         )
-        self.net = net
-        self.scale = scale
-        self.objective = objective
-        self.class_names = list(class_names)
-        self.alpha = alpha
-        self.beta = beta
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.scheduler_interval = scheduler_interval
-        self.monitor = monitor
-        if weights is not None:
-            load_weights(self.net, weights)
-        # A tuple, not an attribute: the frozen detector stays out of state_dict(), the
-        # optimizer and Lightning's train()/eval() calls; _detector() moves it to the device.
-        self._frozen: tuple[nn.Module, ...] = ()
-        if analytics is not None and analytics_checkpoint is not None:
-            self._frozen = (
-                load_analytics_model(analytics, analytics_checkpoint, class_names=class_names),
-            )
-        self._val_sums = torch.zeros(3, dtype=torch.float64)  # L1 sum, PSNR sum, frames
         self._val_ground_truth: list[FrameAnnotations] = []
         self._val_small_ground_truth: list[FrameAnnotations] = []
         self._val_detections: list[FrameDetections] = []
         self._val_image_sizes: list[tuple[int, int]] = []
-        self._best = float("-inf")
-
-    def _detector(self, device: torch.device) -> nn.Module | None:
-        if not self._frozen:
-            return None
-        return self._frozen[0].to(device)
-
-    def forward(self, low_res: torch.Tensor) -> torch.Tensor:
-        return self.net(low_res)
 
     def restore(self, low_res: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """SR of every ``(3, h, w)`` image; equal-sized ones (training crops) in one batch."""
@@ -181,7 +149,7 @@ class DetectionSuperResolutionModule(LightningModule):
         if self.objective == "reconstruction":
             loss = l1
         else:
-            detector = self._detector(l1.device)
+            detector = self._analytics(l1.device)
             analytics_loss, terms = small_object_detection_loss(detector, restored, batch["target"])
             loss = self.alpha * l1 + self.beta * analytics_loss
             self.log("train/l1", l1, batch_size=batch_size)
@@ -202,10 +170,10 @@ class DetectionSuperResolutionModule(LightningModule):
         hr = batch["image"]
         restored = [image.clamp(0.0, 1.0) for image in self.restore(batch["low_res"])]
         for r, h in zip(restored, hr, strict=True):
-            self._val_sums += torch.tensor(
-                [float((r - h).abs().mean()), frame_psnr(r, h), 1.0], dtype=torch.float64
+            self._add_reconstruction(
+                l1_sum=float((r - h).abs().mean()), psnr_sum=frame_psnr(r, h), frames=1
             )
-        detector = self._detector(hr[0].device)
+        detector = self._analytics(hr[0].device)
         if detector is None:
             return
         predictions = detector(restored)
@@ -237,24 +205,7 @@ class DetectionSuperResolutionModule(LightningModule):
         return values
 
     def on_validation_epoch_end(self) -> None:
-        l1_sum, psnr_sum, frames = sum(
-            gather_from_all_ranks([self._val_sums], world_size=self.trainer.world_size)
-        )
-        frames = max(float(frames), 1.0)
-        values = {"val/l1": float(l1_sum) / frames, "val/psnr": float(psnr_sum) / frames}
+        values = self._reconstruction_scores()
         if self._frozen:
             values.update(self._detection_scores())
-        if self.monitor not in values:
-            raise KeyError(f"monitor {self.monitor!r} is not among the logged {sorted(values)}")
-        if not self.trainer.sanity_checking and np.isfinite(values[self.monitor]):
-            self._best = max(self._best, values[self.monitor])
-            values[f"{self.monitor}_best"] = self._best
-        self.log_dict(values, prog_bar=False)
-
-    def configure_optimizers(self):
-        return optimizers_config(
-            self.net.parameters(),
-            optimizer=self.optimizer_factory,
-            scheduler=self.scheduler_factory,
-            interval=self.scheduler_interval,
-        )
+        self._log_validation(values)
