@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,7 +59,7 @@ from edgecloud.models.resnet3d import STAGES, ResNet3d, resnet3d, resnext3d, set
 from edgecloud.models.siminet import siminet
 from edgecloud.tasks.action import resize_clips
 from edgecloud.utils.config import register_resolvers
-from edgecloud.utils.machine import describe_machine
+from edgecloud.utils.machine import describe_machine, describe_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -330,27 +329,6 @@ def forward_flops(bench: Bench) -> int | None:
     return int(counter.get_total_flops())
 
 
-def source_description(commit: str | None) -> dict[str, Any]:
-    """The git commit measured and uncommitted changes under src/ and configs/ (as
-    ``simulator_speed.py`` records them; ``commit`` stands in where there is no .git)."""
-
-    def git(*command: str) -> str | None:
-        try:
-            completed = subprocess.run(
-                ["git", *command], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return completed.stdout
-
-    head = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--", "src", "configs")
-    return {
-        "git_commit": head.strip() if head else commit,
-        "uncommitted_changes": status.splitlines() if status is not None else None,
-    }
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny models and sizes (a smoke run)")
@@ -510,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         }
         | {"optimizer": {"momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY}},
         "machine": machine,
-        "source": source_description(args.source_commit),
+        "source": describe_source(REPO_ROOT, commit=args.source_commit),
         "results": results,
     }
     table = markdown_table(results)

@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +80,7 @@ from edgecloud.data.degradation import Knobs
 from edgecloud.metrics.regions import small_region_mask, small_region_ratio
 from edgecloud.models.carn import InterpolationUpsampler, carn, carn_m
 from edgecloud.tasks.sr_objectives import small_region_cross_entropy
-from edgecloud.utils.machine import describe_machine
+from edgecloud.utils.machine import describe_machine, describe_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -465,27 +464,6 @@ def measure_edge_decision(*, new_bandwidth: bool, args: argparse.Namespace) -> d
     }
 
 
-def source_description(commit: str | None) -> dict[str, Any]:
-    """The git commit measured and uncommitted changes under src/ and configs/ (as
-    ``action_models.py`` records them; ``commit`` stands in where there is no .git)."""
-
-    def git(*command: str) -> str | None:
-        try:
-            completed = subprocess.run(
-                ["git", *command], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return completed.stdout
-
-    head = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--", "src", "configs")
-    return {
-        "git_commit": head.strip() if head else commit,
-        "uncommitted_changes": status.splitlines() if status is not None else None,
-    }
-
-
 def frame_size(text: str) -> tuple[int, int]:
     """``"384x192"`` -> ``(384, 192)``, width then height."""
     try:
@@ -702,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "fps": FPS,
         },
         "machine": machine,
-        "source": source_description(args.source_commit),
+        "source": describe_source(REPO_ROOT, commit=args.source_commit),
         "sr_inference": sr_inference,
         "segmentation": segmentation,
         "sr_training": sr_training,

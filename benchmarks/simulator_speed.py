@@ -895,26 +895,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def source_description(commit: str | None) -> dict[str, Any]:
-    """Which code was measured: where ``edgecloud`` was imported from, the git commit and any
-    uncommitted changes under src/ and configs/ (``commit`` stands in where there is no .git,
-    e.g. a ``git archive`` export)."""
+    """Which code was measured: where ``edgecloud`` was imported from, and the git commit and
+    uncommitted changes (:func:`~edgecloud.utils.machine.describe_source`)."""
     import edgecloud
+    from edgecloud.utils.machine import describe_source
 
-    def git(*command: str) -> str | None:
-        try:
-            completed = subprocess.run(
-                ["git", *command], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-            )
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return completed.stdout
-
-    head = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--", "src", "configs")
     return {
         "edgecloud": str(Path(edgecloud.__file__).parent),
-        "git_commit": head.strip() if head else commit,
-        "uncommitted_changes": status.splitlines() if status is not None else None,
+        **describe_source(REPO_ROOT, commit=commit),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -47,4 +48,26 @@ def describe_machine(packages: Sequence[str] = ()) -> dict[str, Any]:
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": {name: package_version(name) for name in packages},
+    }
+
+
+def describe_source(repo_root: Path, *, commit: str | None) -> dict[str, Any]:
+    """Which code was measured: the git commit of ``repo_root`` and its uncommitted changes
+    under src/ and configs/ (``commit`` stands in where there is no .git, e.g. a
+    ``git archive`` export; the changes are then unknown, ``None``)."""
+
+    def git(*command: str) -> str | None:
+        try:
+            completed = subprocess.run(
+                ["git", *command], cwd=repo_root, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return completed.stdout
+
+    head = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--", "src", "configs")
+    return {
+        "git_commit": head.strip() if head else commit,
+        "uncommitted_changes": status.splitlines() if status is not None else None,
     }

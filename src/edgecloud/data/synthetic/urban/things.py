@@ -4,22 +4,27 @@ People and vehicles add their own (walking poses, faces that show from the camer
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from edgecloud.data.synthetic.urban.geometry import Camera, Shape
 
 
-class Thing:
+class Thing(ABC):
     """Something in the street: its shape at frame ``t``, the depth it is sorted by (its
     nearest z) and how far it reaches beyond that, for culling what is behind the camera."""
 
     extent: float
 
+    @abstractmethod
     def key(self, t: int) -> float:
-        raise NotImplementedError
+        """The depth (nearest z) the renderer sorts and culls this thing by at frame ``t``."""
 
+    @abstractmethod
     def shape(self, t: int, camera: Camera) -> tuple[Shape, np.ndarray | None]:
-        raise NotImplementedError
+        """The thing's shape at frame ``t`` seen from ``camera``, and the offset (x, y, z
+        metres) it is moved by (``None``: where it was built)."""
 
 
 class Static(Thing):
