@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
+from hydra.utils import instantiate
 
 from edgecloud.cli.evaluate import evaluate
 from edgecloud.cli.train import train
@@ -80,6 +82,30 @@ def test_compare_scores_every_method_side_by_side(checkpoints, tmp_path, data_di
         assert methods["hr"]["tail_normalized"] == pytest.approx(1.0)
     text = (tmp_path / "run" / "comparison.md").read_text()
     assert text.startswith("# Restoration methods at x4_q90")
+
+
+def test_compare_draws_its_figures_beside_the_table(tmp_path, data_dir, tiny_urban_world):
+    """Without training: an untrained segmenter's weights, the interpolation baselines only."""
+    checkpoint = tmp_path / "untrained.ckpt"
+    overrides = [
+        "experiment=runespoor/eval/compare",
+        *TINY_URBAN_WORLD_OVERRIDES,
+        f"ckpt_path={checkpoint}",
+        "runespoor.episode_length=1",
+    ]
+    cfg = compose_config("evaluate", overrides=overrides, tmp_path=tmp_path, data_dir=data_dir)
+    torch.manual_seed(0)
+    torch.save({"state_dict": instantiate(cfg.model).state_dict()}, checkpoint)
+    evaluate(cfg)
+    run_dir = tmp_path / "run"
+    methods = json.loads((run_dir / "metrics.json").read_text())["methods"]
+    frames = len(read_cityscapes(data_dir / "urban_world", split="val"))
+    for row in methods.values():
+        assert len(row["episode_miou"]) == frames  # one frame per episode
+        assert np.mean(row["episode_miou"]) == pytest.approx(row["frame_mean"])
+    assert (run_dir / "fig10_frame_distribution.png").read_bytes().startswith(b"\x89PNG")
+    assert (run_dir / "fig7_class_iou.png").is_file() == bool(methods["hr"]["tail_classes"])
+    assert "episode" not in (run_dir / "comparison.md").read_text()
 
 
 def test_an_sr_checkpoint_of_another_scale_fails_naming_it(checkpoints, tmp_path, data_dir):

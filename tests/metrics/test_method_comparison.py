@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -12,6 +13,8 @@ from edgecloud.metrics.method_comparison import (
     compare_methods,
     comparison_markdown,
 )
+from edgecloud.metrics.tail import frame_tail_accuracy
+from edgecloud.utils.jsonio import write_json_report
 
 CLASSES = ["road", "pole", "sky", "sign"]
 
@@ -123,3 +126,36 @@ def test_without_two_normalisable_classes_the_tail_is_empty_and_nan() -> None:
     assert rows["bilinear"]["tail_classes"] == []
     assert math.isnan(rows["bilinear"]["tail_mIoU"]) and math.isnan(rows["hr"]["tail_normalized"])
     assert math.isclose(rows["bilinear"]["mIoU"], (8 / 16) / 4)
+
+
+def test_rows_keep_the_episodes_and_the_markdown_ignores_them() -> None:
+    scores = MethodScores(num_classes=len(CLASSES))
+    worse = target()
+    worse[1, 1:3] = 2
+    for clip, prediction in (("a", target()), ("a", worse), ("b", worse), ("b", worse)):
+        scores.add_frame(prediction, target(), clip_id=clip)
+    rows = compare_methods(
+        {"hr": scored(target()), "bilinear": scores}, class_names=CLASSES, episode_length=2
+    )
+    expected = frame_tail_accuracy(scores.frame_miou, clip_ids=scores.clip_ids, episode_length=2)
+    episodes = rows["bilinear"]["episode_miou"]
+    assert isinstance(episodes, list) and all(type(value) is float for value in episodes)
+    assert episodes == expected.episodes.tolist()
+    worst = (1 + 0 + 6 / 8 + 0) / 4
+    assert episodes == pytest.approx([(1 + worst) / 2, worst])
+    assert rows["hr"]["episode_miou"] == [1.0]
+    without = {
+        name: {k: v for k, v in row.items() if k != "episode_miou"} for name, row in rows.items()
+    }
+    assert comparison_markdown(rows, title="t") == comparison_markdown(without, title="t")
+
+
+def test_rows_with_episodes_are_written_as_strict_json(tmp_path) -> None:
+    rows = compare_methods(
+        {"hr": scored(target()), "bilinear": scored(target(), frames=3)},
+        class_names=CLASSES,
+        episode_length=2,
+    )
+    write_json_report(tmp_path / "metrics.json", {"methods": rows})
+    methods = json.loads((tmp_path / "metrics.json").read_text())["methods"]
+    assert methods["bilinear"]["episode_miou"] == rows["bilinear"]["episode_miou"] == [1.0]

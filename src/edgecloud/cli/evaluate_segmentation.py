@@ -5,7 +5,10 @@ Every validation frame is degraded once the way the system sends it (downscale b
 each method — bilinear and bicubic upsampling and every configured SR checkpoint (standard SR,
 CloudSeg, ASR) — and segmented by the trained segmentation model (``ckpt_path``), which also
 runs on the original frame (HR). :func:`~edgecloud.metrics.method_comparison.compare_methods`
-scores them side by side; ``metrics.json`` and ``comparison.md`` go into the run directory.
+scores them side by side; ``metrics.json``, ``comparison.md`` and its figures
+(:mod:`~edgecloud.metrics.comparison_figures`: ``fig7_class_iou.png``, per-class IoU over the
+tail classes, and ``fig10_frame_distribution.png``, the distribution of per-episode mIoU) go
+into the run directory.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
 from edgecloud.data.degradation import Knobs, degrade
 from edgecloud.data.formats.cityscapes import load_image, load_train_ids
 from edgecloud.data.segmentation_dataset import image_to_tensor, tensor_to_image
+from edgecloud.metrics.comparison_figures import plot_class_iou, plot_frame_distribution
 from edgecloud.metrics.method_comparison import (
     REFERENCE,
     MethodScores,
@@ -124,6 +128,14 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
         {"knobs": knobs.name, "segmenter": str(cfg.ckpt_path), "methods": rows},
     )
     (output_dir / "comparison.md").write_text(comparison_markdown(rows, title=title))
+    plot_frame_distribution(rows, path=output_dir / "fig10_frame_distribution.png")
+    if rows[REFERENCE]["tail_classes"]:
+        plot_class_iou(rows, path=output_dir / "fig7_class_iou.png")
+    else:
+        log.warning(
+            "no tail classes (fewer than two classes have an IoU normalised by HR's): "
+            "fig7_class_iou.png not drawn"
+        )
     log.info("comparison written to %s", output_dir / "comparison.md")
     return {
         f"{name}/{key}": float(value)

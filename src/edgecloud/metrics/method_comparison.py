@@ -11,7 +11,8 @@ one row per method:
   the same classes for every method; each row gets their mean IoU (``tail_mIoU``) and that mean
   over HR's (``tail_normalized``);
 * frame-wise tail (Table III): per-frame mIoU averaged over episodes of ``episode_length``
-  consecutive frames of a clip, then the mean, 90% and 99% tails of the episodes;
+  consecutive frames of a clip, then the mean, 90% and 99% tails of the episodes, and the
+  episodes themselves (``episode_miou``, Fig. 10's distribution);
 * reconstruction (Table IV): mean PSNR and SSIM of the restored frames against the originals
   (not for HR, which is the original);
 * bytes: mean encoded size of the frames the method was given.
@@ -129,6 +130,7 @@ def compare_methods(
             "frame_mean": frames.mean,
             "frame_tail_90": frames.tail_90,
             "frame_tail_99": frames.tail_99,
+            "episode_miou": frames.episodes.tolist(),
             "psnr": _mean(method.psnr),
             "ssim": _mean(method.ssim),
             "bytes_per_frame": _mean(method.num_bytes),

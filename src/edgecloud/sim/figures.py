@@ -34,13 +34,13 @@ SCALING_PANELS = (
 def plot_methods(*, values: Mapping[str, float | None], metric: str, path: Path) -> None:
     """Bar chart of one metric per method, value on each bar (REACT Fig. 3: REACT vs
     edge-only vs cloud-only vs ef-edge-det)."""
-    _require(values, what="values")
-    figure = _figure(width=max(4.0, 1.1 * len(values) + 1.5), height=3.6)
+    require_items(values, what="values")
+    figure = new_figure(width=max(4.0, 1.1 * len(values) + 1.5), height=3.6)
     axes = figure.add_subplot()
     _bars(axes, values=values, colors=_colors(len(values)))
     axes.set_ylabel(metric)
     axes.set_title(f"{metric} by method")
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_heatmap(
@@ -66,7 +66,7 @@ def plot_heatmap(
         raise ValueError("nothing to plot: the heatmap has no rows or no columns")
     finite = grid[np.isfinite(grid)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    figure = _figure(width=2.5 + 0.9 * len(columns), height=1.6 + 0.6 * len(rows))
+    figure = new_figure(width=2.5 + 0.9 * len(columns), height=1.6 + 0.6 * len(rows))
     axes = figure.add_subplot()
     image = axes.imshow(
         np.ma.masked_invalid(grid), cmap="viridis", vmin=low, vmax=high, aspect="auto"
@@ -80,19 +80,19 @@ def plot_heatmap(
     axes.set_xlabel(column_label)
     axes.set_ylabel(row_label)
     figure.colorbar(image, ax=axes, label=metric)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_tide(*, breakdowns: Mapping[str, Mapping[str, float | None]], path: Path) -> None:
     """Grouped bars of TIDE's six main error types (dAP@0.5 each), one bar per run in each
     group (REACT Fig. 5); an error type a run lacks shows "n/a"."""
-    _require(breakdowns, what="breakdowns")
-    figure = _figure(width=max(6.0, 1.0 + 0.45 * len(TIDE_ERRORS) * len(breakdowns)), height=3.8)
+    require_items(breakdowns, what="breakdowns")
+    figure = new_figure(width=max(6.0, 1.0 + 0.45 * len(TIDE_ERRORS) * len(breakdowns)), height=3.8)
     axes = figure.add_subplot()
     positions = np.arange(len(TIDE_ERRORS), dtype=np.float64)
     width = 0.8 / len(breakdowns)
     for index, (label, breakdown) in enumerate(breakdowns.items()):
-        heights = np.array([_number(breakdown.get(name)) for name in TIDE_ERRORS])
+        heights = np.array([as_number(breakdown.get(name)) for name in TIDE_ERRORS])
         bars = axes.bar(
             positions - 0.4 + width * (index + 0.5),
             np.nan_to_num(heights),
@@ -106,7 +106,7 @@ def plot_tide(*, breakdowns: Mapping[str, Mapping[str, float | None]], path: Pat
     axes.set_title("TIDE error breakdown")
     axes.margins(y=0.12)
     axes.legend(fontsize=8)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_response_cdf(
@@ -119,9 +119,9 @@ def plot_response_cdf(
     """Empirical CDF of response times, one line per label, with guides at the 50th and 95th
     percentiles (REACT Fig. 6a); with ``accuracy``, a second panel of bars per label
     (Fig. 6b) in the same colours as the lines."""
-    _require(response_times, what="response_times")
+    require_items(response_times, what="response_times")
     panels = 1 if accuracy is None else 2
-    figure = _figure(width=5.5 * panels, height=3.8)
+    figure = new_figure(width=5.5 * panels, height=3.8)
     axes = figure.add_subplot(1, panels, 1)
     for index, (label, times) in enumerate(response_times.items()):
         sample = np.sort(np.asarray(times, dtype=np.float64))
@@ -146,14 +146,14 @@ def plot_response_cdf(
     axes.set_title("response time CDF")
     axes.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 0.1))
     if accuracy is not None:
-        _require(accuracy, what="accuracy")
+        require_items(accuracy, what="accuracy")
         order = list(response_times)
         colors = [f"C{order.index(label)}" if label in order else "0.5" for label in accuracy]
         bar_axes = figure.add_subplot(1, panels, 2)
         _bars(bar_axes, values=accuracy, colors=colors)
         bar_axes.set_ylabel(accuracy_label)
         bar_axes.set_title(accuracy_label)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_scaling(
@@ -166,8 +166,8 @@ def plot_scaling(
     response time (s) (REACT Figs. 7-9). ``series[label]`` maps ``"throughput"``, ``"p50"``
     and ``"p95"`` to one value per entry of ``devices``; one line per label (e.g. GPU type),
     a key a series lacks leaves its panel without that line."""
-    _require(devices, what="devices")
-    _require(series, what="series")
+    require_items(devices, what="devices")
+    require_items(series, what="series")
     for label, values in series.items():
         for key, _ in SCALING_PANELS:
             if key in values and len(values[key]) != len(devices):
@@ -175,14 +175,14 @@ def plot_scaling(
                     f"series {label!r} has {len(values[key])} {key} values for "
                     f"{len(devices)} device counts"
                 )
-    figure = _figure(width=13.0, height=3.8)
+    figure = new_figure(width=13.0, height=3.8)
     for panel, (key, axis_label) in enumerate(SCALING_PANELS):
         axes = figure.add_subplot(1, len(SCALING_PANELS), panel + 1)
         for index, (label, values) in enumerate(series.items()):
             if key in values:
                 axes.plot(
                     list(devices),
-                    [_number(value) for value in values[key]],
+                    [as_number(value) for value in values[key]],
                     marker="o",
                     color=f"C{index}",
                     label=label,
@@ -192,17 +192,17 @@ def plot_scaling(
         axes.grid(alpha=0.3)
         if panel == 0:
             axes.legend(fontsize=8)
-    _save(figure, path)
+    save_png(figure, path)
 
 
-def _figure(*, width: float, height: float) -> Figure:
+def new_figure(*, width: float, height: float) -> Figure:
     """A figure on its own Agg canvas (no pyplot), laid out so labels are never clipped."""
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
 
-def _save(figure: Figure, path: Path) -> None:
+def save_png(figure: Figure, path: Path) -> None:
     """Write a PNG without the Software entry (matplotlib writes no date into PNGs), so
     identical figures are identical files."""
     path = Path(path)
@@ -212,7 +212,7 @@ def _save(figure: Figure, path: Path) -> None:
 
 def _bars(axes: Axes, *, values: Mapping[str, float | None], colors: Sequence[str]) -> None:
     """One labelled bar per entry; missing values draw no bar and read "n/a"."""
-    heights = np.array([_number(value) for value in values.values()])
+    heights = np.array([as_number(value) for value in values.values()])
     positions = np.arange(len(heights))
     bars = axes.bar(positions, np.nan_to_num(heights), color=list(colors))
     axes.bar_label(bars, labels=[_format(height) for height in heights], padding=2)
@@ -230,7 +230,7 @@ def _colors(count: int) -> list[str]:
     return [f"C{index}" for index in range(count)]
 
 
-def _number(value: float | None) -> float:
+def as_number(value: float | None) -> float:
     """``None`` (undefined in results.json) as NaN, everything else as float."""
     return math.nan if value is None else float(value)
 
@@ -242,7 +242,7 @@ def _format(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-def _require(items: Sized, *, what: str) -> None:
+def require_items(items: Sized, *, what: str) -> None:
     """An empty input is a caller's mistake (e.g. a sweep with no usable job), not a blank
     figure."""
     if len(items) == 0:

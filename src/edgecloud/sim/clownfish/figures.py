@@ -21,7 +21,7 @@ import numpy as np
 
 from edgecloud.sim.clownfish.report import bucket_lags, lag_sort_key
 from edgecloud.sim.clownfish.traces import TraceSnippet
-from edgecloud.sim.figures import _figure, _number, _require, _save
+from edgecloud.sim.figures import as_number, new_figure, require_items, save_png
 
 REFERENCE_STYLES = {
     "cloud_only": ("remote (cloud-only)", "k", "--"),
@@ -47,16 +47,16 @@ def plot_grid(
     :class:`~edgecloud.sim.clownfish.ideal.GridRow`-like mappings), with the edge-only and
     cloud-only references; a last panel with each method's bandwidth reduction and the
     long-video periodic limit."""
-    _require(rows, what="rows")
+    require_items(rows, what="rows")
     lags = sorted({int(row["lag"]) for row in rows})
     methods = list(dict.fromkeys(row["method"] for row in rows))
-    figure = _figure(width=3.3 * (len(lags) + 1) + 0.5, height=3.4)
+    figure = new_figure(width=3.3 * (len(lags) + 1) + 0.5, height=3.4)
     axes_list = [figure.add_subplot(1, len(lags) + 1, k + 1) for k in range(len(lags) + 1)]
     position = 0 if metric == "accuracy" else 1
     for axes, lag in zip(axes_list, lags, strict=False):
         for index, method in enumerate(methods):
             points = sorted(
-                (int(row["interval"]), _number(row[metric]))
+                (int(row["interval"]), as_number(row[metric]))
                 for row in rows
                 if row["method"] == method and int(row["lag"]) == lag
             )
@@ -71,7 +71,7 @@ def plot_grid(
         for name, (label, color, style) in REFERENCE_STYLES.items():
             if name in references:
                 axes.axhline(
-                    100 * _number(references[name][position]),
+                    100 * as_number(references[name][position]),
                     color=color,
                     linestyle=style,
                     linewidth=1,
@@ -86,7 +86,7 @@ def plot_grid(
     for index, method in enumerate(methods):
         points = sorted(
             {
-                (int(r["interval"]), _number(r["frame_reduction"]))
+                (int(r["interval"]), as_number(r["frame_reduction"]))
                 for r in rows
                 if r["method"] == method
             }
@@ -111,16 +111,16 @@ def plot_grid(
     bandwidth.set_ylabel("reduction vs cloud-only (%)")
     bandwidth.grid(alpha=0.3)
     bandwidth.legend(fontsize=7)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_similarity_traces(*, snippets: Sequence[TraceSnippet], path: Path) -> None:
     """One panel per video: each similarity function's score per window and the ground-truth
     same-context indicator (grey), the first action window marked (Fig. 8)."""
-    _require(snippets, what="snippets")
+    require_items(snippets, what="snippets")
     columns = min(5, len(snippets))
     lines = math.ceil(len(snippets) / columns)
-    figure = _figure(width=3.0 * columns, height=2.3 * lines + 0.4)
+    figure = new_figure(width=3.0 * columns, height=2.3 * lines + 0.4)
     for index, snippet in enumerate(snippets):
         axes = figure.add_subplot(lines, columns, index + 1)
         windows = np.arange(len(snippet.labels)) + snippet.first
@@ -137,7 +137,7 @@ def plot_similarity_traces(*, snippets: Sequence[TraceSnippet], path: Path) -> N
         axes.tick_params(labelsize=7)
         if index == 0:
             axes.legend(fontsize=6, loc="lower left")
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def _shade_phases(axes, phases: Sequence[Mapping] | None, end: float) -> None:
@@ -145,7 +145,7 @@ def _shade_phases(axes, phases: Sequence[Mapping] | None, end: float) -> None:
         return
     names = list(dict.fromkeys(phase["name"] for phase in phases))
     for phase in phases:
-        stop = min(_number(phase["end_s"]), end)
+        stop = min(as_number(phase["end_s"]), end)
         if stop <= phase["start_s"]:
             continue
         shade = 0.93 - 0.06 * names.index(phase["name"])
@@ -165,7 +165,7 @@ def _throughput_axes(
 ) -> None:
     longest = 0.0
     for index, (label, values) in enumerate(series.items()):
-        values = np.asarray([_number(v) for v in values], dtype=np.float64)
+        values = np.asarray([as_number(v) for v in values], dtype=np.float64)
         times = (np.arange(len(values)) + 0.5) * bin_s
         longest = max(longest, len(values) * bin_s)
         axes.plot(times, values, color=f"C{index}", linewidth=1, label=label)
@@ -185,12 +185,12 @@ def plot_throughput(
 ) -> None:
     """Displayed frames per second per ``bin_s`` over time, one line per label, the phases
     (``{name, start_s, end_s}``) shaded and named (Figs. 13, 15)."""
-    _require(series, what="series")
-    figure = _figure(width=7.5, height=3.4)
+    require_items(series, what="series")
+    figure = new_figure(width=7.5, height=3.4)
     axes = figure.add_subplot()
     _throughput_axes(axes, series, bin_s, phases)
     axes.legend(fontsize=8)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def _lag_axes(axes, distributions: Mapping[str, Mapping[str, float]]) -> None:
@@ -201,7 +201,7 @@ def _lag_axes(axes, distributions: Mapping[str, Mapping[str, float]]) -> None:
     positions = np.arange(len(keys), dtype=np.float64)
     width = 0.8 / max(1, len(distributions))
     for index, (label, distribution) in enumerate(distributions.items()):
-        heights = [100 * _number(distribution.get(key, 0.0)) for key in keys]
+        heights = [100 * as_number(distribution.get(key, 0.0)) for key in keys]
         axes.bar(
             positions - 0.4 + width * (index + 0.5),
             np.nan_to_num(heights),
@@ -218,12 +218,12 @@ def _lag_axes(axes, distributions: Mapping[str, Mapping[str, float]]) -> None:
 def plot_lags(*, distributions: Mapping[str, Mapping[str, float]], path: Path) -> None:
     """Share of remote results per lag (``"0"``, ``"1"``, ..., ``"late"``), one bar per
     label in each group (Figs. 11, 14)."""
-    _require(distributions, what="distributions")
-    figure = _figure(width=max(5.0, 1.2 + 0.5 * len(distributions) * 4), height=3.4)
+    require_items(distributions, what="distributions")
+    figure = new_figure(width=max(5.0, 1.2 + 0.5 * len(distributions) * 4), height=3.4)
     axes = figure.add_subplot()
     _lag_axes(axes, distributions)
     axes.legend(fontsize=8)
-    _save(figure, path)
+    save_png(figure, path)
 
 
 def plot_timed_run(
@@ -237,7 +237,7 @@ def plot_timed_run(
 ) -> None:
     """One timed run: throughput over time and (for fusing methods) its lag distribution."""
     panels = 2 if lag_counts else 1
-    figure = _figure(width=5.5 * panels, height=3.4)
+    figure = new_figure(width=5.5 * panels, height=3.4)
     axes = figure.add_subplot(1, panels, 1)
     _throughput_axes(axes, {label: bins}, bin_s, phases)
     axes.set_title(f"{label}: throughput")
@@ -247,4 +247,4 @@ def plot_timed_run(
         lag_axes = figure.add_subplot(1, panels, 2)
         _lag_axes(lag_axes, {label: {k: v / total for k, v in lag_counts.items()}})
         lag_axes.set_title(f"{label}: lags of remote results")
-    _save(figure, path)
+    save_png(figure, path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from edgecloud.sim.figures import _figure, _save
+from edgecloud.sim.figures import new_figure, save_png
 
 
 def plot_fig12(*, seconds: Mapping[str, Mapping[str, list[float]]], path: Path) -> None:
@@ -14,7 +14,7 @@ def plot_fig12(*, seconds: Mapping[str, Mapping[str, list[float]]], path: Path) 
     second with the bandwidth estimate (bottom)."""
     if not seconds:
         raise ValueError("no method to plot")
-    figure = _figure(width=7.0, height=5.0)
+    figure = new_figure(width=7.0, height=5.0)
     accuracy, bandwidth = figure.subplots(2, 1, sharex=True)
     for index, (method, rows) in enumerate(seconds.items()):
         accuracy.plot(rows["second"], rows["relative"], marker="o", color=f"C{index}", label=method)
@@ -29,4 +29,4 @@ def plot_fig12(*, seconds: Mapping[str, Mapping[str, list[float]]], path: Path) 
     bandwidth.set_ylabel("sent (Mbps)")
     bandwidth.set_xlabel("time (s)")
     bandwidth.legend(loc="upper right", fontsize="small")
-    _save(figure, path)
+    save_png(figure, path)
