@@ -50,3 +50,32 @@ def test_ties_go_to_the_smaller_configuration_and_no_fit_falls_back() -> None:
     assert controller.observe_round(bandwidth_bps=bps(10), frame_accuracy=tie) == SMALL
     with pytest.raises(ValueError, match="period_s must be positive"):
         OnlineProfilingController(PROFILES, fps=FPS, period_s=0.0)
+
+
+def test_a_round_choice_survives_estimate_moves_that_do_not_change_the_policy() -> None:
+    # A measured estimate moves with every response: 2400 and 2100 bytes per frame keep the
+    # offline choice of 2500 (MEDIUM), so the round's choice (SMALL) stays; 9000 changes the
+    # offline choice (LARGE) and ends the round's reign for good.
+    controller = OnlineProfilingController(PROFILES, fps=FPS, period_s=5.0)
+    controller.observe_round(
+        bandwidth_bps=bps(2500), frame_accuracy={SMALL: 0.6, MEDIUM: 0.4, LARGE: 0.99}
+    )
+    assert [controller.knobs(bandwidth_bps=bps(b)) for b in (2400, 2100)] == [SMALL, SMALL]
+    assert controller.knobs(bandwidth_bps=bps(9000)) == LARGE
+    assert controller.knobs(bandwidth_bps=bps(2500)) == MEDIUM
+
+
+def test_a_round_choice_that_no_longer_fits_gives_way() -> None:
+    # LARGE is profiled less accurate than MEDIUM offline, so the offline policy picks MEDIUM
+    # at 8000 and at 3000 bytes per frame alike; the round picks LARGE at 8000, which stops
+    # fitting at 3000: the offline choice again.
+    profiles = [*PROFILES[:2], KnobProfile(knobs=LARGE, bytes_per_frame=8000,
+                                            ordinary_accuracy=0.6, tail_accuracy=0.8)]  # fmt: skip
+    controller = OnlineProfilingController(profiles, fps=FPS, period_s=5.0)
+    assert controller.knobs(bandwidth_bps=bps(8000)) == MEDIUM
+    controller.observe_round(
+        bandwidth_bps=bps(8000), frame_accuracy={SMALL: 0.1, MEDIUM: 0.5, LARGE: 0.9}
+    )
+    assert controller.knobs(bandwidth_bps=bps(8500)) == LARGE
+    assert controller.knobs(bandwidth_bps=bps(3000)) == MEDIUM
+    assert controller.knobs(bandwidth_bps=bps(8000)) == MEDIUM

@@ -6,8 +6,11 @@ content changes, AWStream profiles *online*: every ``period_s`` the edge also se
 in every configuration (extra bytes on the uplink, extra work on the server), and when that
 round's result comes back the configuration with the best accuracy on the profiled frame,
 among those whose profiled bytes fit the budget, replaces the offline choice — until the next
-round's result, or until the bandwidth estimate changes (then the offline policy applies
-again). Reacting to a scene change therefore takes up to a period plus a round trip.
+round's result, or until the bandwidth estimate changes enough to matter: the offline policy
+would choose differently, or the online choice no longer fits the budget (then the offline
+policy applies again). A measured estimate moves with every response; comparing the policy's
+choice rather than the estimate itself keeps a round's result across those small moves.
+Reacting to a scene change therefore takes up to a period plus a round trip.
 """
 
 from __future__ import annotations
@@ -36,13 +39,22 @@ class OnlineProfilingController:
         self.fps = float(fps)
         self.period_s = float(period_s)
         self.next_round_s = 0.0
-        self._online: tuple[float, Knobs] | None = None
+        self._bytes = {profile.knobs: profile.bytes_per_frame for profile in self.profiles}
+        # (the offline choice when the round's result came, the round's choice)
+        self._online: tuple[Knobs, Knobs] | None = None
+
+    def _offline(self, bandwidth_bps: float) -> Knobs:
+        return choose_policy(self.profiles, bandwidth_bps=bandwidth_bps, fps=self.fps).standard
 
     def knobs(self, *, bandwidth_bps: float) -> Knobs:
         """The configuration for the next frame."""
-        if self._online is not None and self._online[0] == bandwidth_bps:
-            return self._online[1]
-        return choose_policy(self.profiles, bandwidth_bps=bandwidth_bps, fps=self.fps).standard
+        offline = self._offline(bandwidth_bps)
+        if self._online is not None:
+            offline_then, online = self._online
+            if offline == offline_then and self._bytes[online] <= bandwidth_bps / 8.0 / self.fps:
+                return online
+            self._online = None  # the bandwidth changed: the round's result is over
+        return offline
 
     def start_round(self, *, time_s: float) -> bool:
         """Whether a profiling round starts with the frame captured at ``time_s`` (then the
@@ -63,5 +75,5 @@ class OnlineProfilingController:
             self._online = None
             return self.knobs(bandwidth_bps=bandwidth_bps)
         best = max(fitting, key=lambda knobs: (frame_accuracy[knobs], -fitting.index(knobs)))
-        self._online = (bandwidth_bps, best)
+        self._online = (self._offline(bandwidth_bps), best)
         return best

@@ -1,6 +1,6 @@
 """What a Runespoor simulation reports: accuracy relative to HR per second (Fig. 12), sent
 bandwidth, configuration switches and how fast they follow their trigger, and the per-frame
-latency breakdown (Table V).
+latency breakdown (Table V, also as a markdown table).
 
 Accuracy of a set of frames is the mIoU of their accumulated per-class intersections and
 unions (classes with a non-empty union), each frame segmented under the configuration it was
@@ -8,13 +8,18 @@ sent with; *relative* accuracy divides it by the same frames' HR mIoU (the paper
 uses the HR predictions as the reference). A frame belongs to the second it was captured in.
 
 A *switch* is a frame sent with another configuration than the frame before it. Its cause:
-``bandwidth`` when the bandwidth estimate changed between the two captures, else ``tail`` when
-the CAC tail state changed, else ``profiling`` (an AWStream round's result). Its delay is the
-time from the capture of the frame whose result triggered it (the newest response, or round
-result, received before the switching capture) to that capture: the paper's ~500 ms for CAC.
+``bandwidth`` when the bandwidth estimate changed the offline policy (its standard or tail
+configuration) between the two captures, else ``tail`` when the CAC tail state changed, else
+``profiling`` when an AWStream round's result arrived between them, else ``bandwidth`` (a
+changed estimate ended AWStream's online choice). The policy, not the estimate, is compared
+because a measured estimate changes with almost every response. Its delay is the time from
+the capture of the frame whose result triggered it (the newest response, or round result,
+received before the switching capture) to that capture: the paper's ~500 ms for CAC.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -76,12 +81,20 @@ def switches(run: RunespoorRun) -> list[dict[str, object]]:
     round_frames = np.array([r.frame for r in run.profiling_rounds], dtype=np.int64)
     found = []
     for n in np.flatnonzero(log.knob[1:] != log.knob[:-1]) + 1:
-        if log.bandwidth_bps[n] != log.bandwidth_bps[n - 1]:
+        policy_changed = (
+            log.policy_standard[n] != log.policy_standard[n - 1]
+            or log.policy_tail[n] != log.policy_tail[n - 1]
+        )
+        # a result at a capture's instant is taken before that capture (event priorities)
+        round_between = np.any((round_results > capture[n - 1]) & (round_results <= capture[n]))
+        if policy_changed:
             cause = "bandwidth"
         elif log.in_tail[n] != log.in_tail[n - 1]:
             cause = "tail"
-        else:
+        elif round_between:
             cause = "profiling"
+        else:
+            cause = "bandwidth"
         if cause == "profiling":
             received = np.flatnonzero(round_results <= capture[n])
             trigger = int(round_frames[received[-1]]) if received.size else None
@@ -121,6 +134,42 @@ def latency_breakdown(run: RunespoorRun) -> dict[str, float]:
         "end_to_end_p50_s": float(np.percentile(end_to_end, 50)),
         "end_to_end_p90_s": float(np.percentile(end_to_end, 90)),
     }
+
+
+# Table V's columns: a latency_breakdown key and its heading
+TABLE5_COLUMNS = (
+    ("uplink_s", "uplink"),
+    ("server_wait_s", "server queue"),
+    ("server_compute_s", "server compute"),
+    ("recorded_restore_s", "recorded SR"),
+    ("recorded_segment_s", "recorded segmentation"),
+    ("downlink_s", "downlink"),
+    ("end_to_end_mean_s", "end to end, mean"),
+    ("end_to_end_p50_s", "end to end, median"),
+    ("end_to_end_p90_s", "end to end, p90"),
+)
+
+
+def table5_markdown(breakdowns: Mapping[str, Mapping[str, float]]) -> str:
+    """Table V as markdown: one row per method of its :func:`latency_breakdown`, in ms.
+
+    Stages are means per frame: uplink from capture to the server's receipt (edge encoding
+    included), server queue and compute (what the server spent: the recorded latencies or the
+    compute profile), the recorded SR and segmentation latencies of the sent configurations,
+    downlink; end to end is capture to response, mean, median and 90th percentile.
+    """
+    lines = [
+        "Latency per frame (ms): stages are means, uplink from capture (edge encoding",
+        "included), recorded SR and segmentation are the recorded latencies of the sent",
+        "configurations (server compute is what the server spent).",
+        "",
+        "| method | " + " | ".join(heading for _, heading in TABLE5_COLUMNS) + " |",
+        "| --- |" + " ---: |" * len(TABLE5_COLUMNS),
+    ]
+    for method, breakdown in breakdowns.items():
+        cells = (f"{1000 * breakdown[key]:.1f}" for key, _ in TABLE5_COLUMNS)
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def run_metrics(run: RunespoorRun, *, tail_fraction: float = 0.1) -> dict[str, float]:

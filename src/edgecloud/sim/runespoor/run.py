@@ -8,8 +8,9 @@ its own links, server and generators (seeded from the run's seed), so their diff
 the controllers' alone.
 
 Files written into the output directory: ``per_second.csv`` (Fig. 12's numbers for every
-method), ``frames.csv`` (one row per method and frame, optional), ``fig12.png`` and the
-returned ``results`` (the caller writes results.json).
+method), ``table5.md`` (Table V: every method's latency breakdown, the ``sim/<method>/``
+latency metrics of results.json in ms), ``frames.csv`` (one row per method and frame,
+optional), ``fig12.png`` and the returned ``results`` (the caller writes results.json).
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from edgecloud.sim.compute import ComputeProfile
 from edgecloud.sim.network.base import LinkSpec
 from edgecloud.sim.runespoor import figures
 from edgecloud.sim.runespoor.replay import frame_stream
-from edgecloud.sim.runespoor.report import per_second, run_metrics, switches
+from edgecloud.sim.runespoor.report import (
+    latency_breakdown,
+    per_second,
+    run_metrics,
+    switches,
+    table5_markdown,
+)
 from edgecloud.sim.runespoor.scenario import METHODS, EdgeSettings, RunespoorRun, simulate_method
 
 
@@ -101,6 +108,8 @@ def run_runespoor(
     }
     seconds = {method: per_second(run) for method, run in runs.items()}
     _write_per_second(output_dir / "per_second.csv", seconds)
+    breakdowns = {method: latency_breakdown(run) for method, run in runs.items()}
+    (output_dir / "table5.md").write_text(table5_markdown(breakdowns))
     if frames_csv:
         _write_frames(output_dir / "frames.csv", runs)
     if figure:

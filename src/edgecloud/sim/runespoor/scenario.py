@@ -16,10 +16,15 @@ captured *after* that instant are affected. Methods:
   sends raw frames as the reference; the recording has no raw size, so this extra traffic is a
   lower bound.
 
-Bandwidth estimate: both controllers see the uplink's configured rate as it was
-``estimate_delay_s`` earlier (the uplink must be a constant or piecewise-rate link); how
-AWStream or Runespoor measure bandwidth is outside what the paper compares, so both get the
-same estimate. An unlimited rate counts as ``unlimited_mbps``.
+Bandwidth estimate (:mod:`~edgecloud.sim.runespoor.bandwidth`, ``bandwidth_estimator``): how
+AWStream or Runespoor measure bandwidth is outside what the paper compares, so every method
+gets the same kind of estimator. ``configured`` is the uplink's configured rate as it was
+``estimate_delay_s`` earlier (a constant or piecewise-rate uplink only; an unlimited rate
+counts as ``unlimited_mbps``), the same for every method. ``throughput`` is the harmonic mean
+of the goodput of the method's own last ``estimate_window`` uplink messages (frames and
+profiling rounds), learnt from their responses, with the known propagation delay
+``uplink_delay_s`` taken off, ``initial_estimate_mbps`` before the first: any uplink, and each
+method measures its own sends, so their estimates differ.
 
 Event order at one instant: responses (priority 10) before captures (20). Everything is
 deterministic given the seed (link jitter and profile draws).
@@ -35,12 +40,16 @@ import numpy as np
 
 from edgecloud.control.controller import TailAwareController
 from edgecloud.control.online_profiling import OnlineProfilingController
-from edgecloud.control.profiling import KnobProfile
+from edgecloud.control.profiling import KnobProfile, choose_policy
 from edgecloud.sim.compute import ComputeProfile
 from edgecloud.sim.engine import Event, Simulation
 from edgecloud.sim.network.base import Link, LinkSpec
-from edgecloud.sim.network.constant import ConstantRateLinkSpec
-from edgecloud.sim.network.piecewise import PiecewiseRateLinkSpec
+from edgecloud.sim.runespoor.bandwidth import (
+    ESTIMATORS,
+    BandwidthEstimator,
+    ConfiguredRate,
+    HarmonicThroughput,
+)
 from edgecloud.sim.runespoor.replay import FrameStream
 
 METHODS = ("standard", "runespoor", "awstream")
@@ -54,34 +63,47 @@ class EdgeSettings:
     tail_threshold: float
     header_bytes: int = 64
     response_bytes: int = 64
+    bandwidth_estimator: Literal["configured", "throughput"] = "configured"
     estimate_delay_s: float = 0.5
     unlimited_mbps: float = 1000.0
+    estimate_window: int = 5
+    initial_estimate_mbps: float = 0.5
+    uplink_delay_s: float = 0.0
     profiling_period_s: float = 10.0
     encode_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.bandwidth_estimator not in ESTIMATORS:
+            raise ValueError(
+                f"bandwidth_estimator must be one of {ESTIMATORS}, got {self.bandwidth_estimator!r}"
+            )
         for name in ("header_bytes", "response_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("estimate_delay_s", "encode_s"):
+        for name in ("estimate_delay_s", "uplink_delay_s", "encode_s"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)!r}")
         if not self.unlimited_mbps > 0 or not self.profiling_period_s > 0:
             raise ValueError("unlimited_mbps and profiling_period_s must be positive")
+        window = self.estimate_window
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"estimate_window must be a positive integer, got {window!r}")
+        if not (math.isfinite(self.initial_estimate_mbps) and self.initial_estimate_mbps > 0):
+            raise ValueError(
+                f"initial_estimate_mbps must be positive, got {self.initial_estimate_mbps!r}"
+            )
 
-
-def configured_rate_mbps(spec: LinkSpec, time_s: float, *, unlimited_mbps: float) -> float:
-    """The rate a constant or piecewise-rate link is configured to at ``time_s``."""
-    if isinstance(spec, PiecewiseRateLinkSpec):
-        rate = spec.segments[spec.segment_index(time_s)].rate_mbps
-    elif isinstance(spec, ConstantRateLinkSpec):
-        rate = spec.rate_mbps
-    else:
-        raise ValueError(
-            f"the Runespoor scenario estimates bandwidth from the uplink's configured rate; "
-            f"use a constant or piecewise-rate uplink, got {type(spec).__name__}"
+    def estimator(self, *, uplink_spec: LinkSpec) -> BandwidthEstimator:
+        """A fresh estimator of the configured kind for one edge sending over ``uplink_spec``."""
+        if self.bandwidth_estimator == "configured":
+            return ConfiguredRate(
+                spec=uplink_spec, delay_s=self.estimate_delay_s, unlimited_mbps=self.unlimited_mbps
+            )
+        return HarmonicThroughput(
+            window=self.estimate_window,
+            initial_bps=self.initial_estimate_mbps * 1e6,
+            uplink_delay_s=self.uplink_delay_s,
         )
-    return unlimited_mbps if rate is None else rate
 
 
 @dataclass
@@ -91,6 +113,9 @@ class FrameLog:
     num_frames: int
     knob: np.ndarray = field(init=False)
     bandwidth_bps: np.ndarray = field(init=False)
+    # the standard and tail configurations of the offline policy for the frame's estimate
+    policy_standard: np.ndarray = field(init=False)
+    policy_tail: np.ndarray = field(init=False)
     in_tail: np.ndarray = field(init=False)
     sent_bytes: np.ndarray = field(init=False)
     uplink_arrival_s: np.ndarray = field(init=False)
@@ -103,6 +128,8 @@ class FrameLog:
         n = self.num_frames
         self.knob = np.full(n, -1, dtype=np.int64)
         self.bandwidth_bps = np.full(n, math.nan)
+        self.policy_standard = np.full(n, -1, dtype=np.int64)
+        self.policy_tail = np.full(n, -1, dtype=np.int64)
         self.in_tail = np.zeros(n, dtype=bool)
         self.sent_bytes = np.zeros(n, dtype=np.int64)
         self.uplink_arrival_s = np.full(n, math.nan)
@@ -154,8 +181,9 @@ class RunespoorDevice:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.method = method
         self.stream = stream
+        self.profiles = profiles
         self.settings = settings
-        self.uplink_spec = uplink_spec
+        self.estimator = settings.estimator(uplink_spec=uplink_spec)
         uplink_rng, downlink_rng, server_rng = rng.spawn(3)
         self.uplink: Link = uplink_spec.build(rng=uplink_rng)
         self.downlink: Link = downlink_spec.build(rng=downlink_rng)
@@ -177,11 +205,7 @@ class RunespoorDevice:
         self.rounds: list[ProfilingRound] = []
 
     def bandwidth_bps(self, time_s: float) -> float:
-        seen_at = max(0.0, time_s - self.settings.estimate_delay_s)
-        rate = configured_rate_mbps(
-            self.uplink_spec, seen_at, unlimited_mbps=self.settings.unlimited_mbps
-        )
-        return rate * 1e6
+        return self.estimator.estimate_bps(time_s)
 
     def _serve(self, *, arrival_s: float, latency_s: float) -> tuple[float, float]:
         """Start and finish of a job on the FIFO server."""
@@ -203,6 +227,9 @@ class RunespoorDevice:
         k = self.knob_index[self.controller.knobs(bandwidth_bps=bandwidth)]
         arrays, log = self.stream.arrays, self.log
         log.knob[frame], log.bandwidth_bps[frame] = k, bandwidth
+        policy = choose_policy(self.profiles, bandwidth_bps=bandwidth, fps=self.stream.fps)
+        log.policy_standard[frame] = self.knob_index[policy.standard]
+        log.policy_tail[frame] = self.knob_index[policy.tail]
         log.in_tail[frame] = getattr(self.controller, "in_tail", False)
         send_s = now + self.settings.encode_s
         log.sent_bytes[frame] = int(arrays["frame_bytes"][k, frame]) + self.settings.header_bytes
@@ -214,6 +241,12 @@ class RunespoorDevice:
             send_time_s=finish, num_bytes=self.settings.response_bytes
         )
         log.response_s[frame] = response
+        self.estimator.observe(
+            sent_s=send_s,
+            delivered_s=arrival,
+            num_bytes=int(log.sent_bytes[frame]),
+            feedback_s=response,
+        )
         tail = bool(arrays["small_ratio"][k, frame] < self.settings.tail_threshold)
         log.tail_signal[frame] = tail
         events: list[Event] = [ResponseArrives(response, self, frame=frame, tail_signal=tail)]
@@ -231,6 +264,9 @@ class RunespoorDevice:
         latency = sum(self._server_latency(k, frame) for k in range(len(self.stream.knobs)))
         _, finish = self._serve(arrival_s=arrival, latency_s=latency)
         result = self.downlink.transmit(send_time_s=finish, num_bytes=self.settings.response_bytes)
+        self.estimator.observe(
+            sent_s=send_s, delivered_s=arrival, num_bytes=num_bytes, feedback_s=result
+        )
         return RoundResultArrives(
             result, self, frame=frame, sent_bytes=num_bytes, sent_s=send_s, bandwidth=bandwidth_bps
         )
