@@ -6,29 +6,18 @@ whatever else it is running.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+from tests.script_modules import load_script
 
 
 def load_benchmark(name: str) -> ModuleType:
     """Import ``benchmarks/<name>.py`` (a script folder, not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        f"benchmarks_{name}", BENCHMARKS_DIR / f"{name}.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses look the module up in sys.modules while the class body runs.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks", name)
 
 
 def assert_positive_seconds(values: list[float]) -> None:

@@ -4,7 +4,6 @@ frames."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -14,17 +13,12 @@ from edgecloud.metrics.knob_summary import knob_rows
 from edgecloud.recording.knobs import KnobRecording
 from tests.metrics.test_knob_summary import PNG_SIGNATURE, method_arrays
 from tests.recording.test_knob_recording import write
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_knob_recordings.py"
+from tests.script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compare_knob_recordings", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts", "compare_knob_recordings")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ simulator charges the real encoded sizes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -36,6 +37,14 @@ class Knobs:
     def name(self) -> str:
         """A short stable name, e.g. ``x4_q90``, for recordings and tables."""
         return f"x{self.scale}_q{self.quality}"
+
+    @classmethod
+    def from_name(cls, name: str) -> Knobs:
+        """The knobs a :attr:`name` such as ``x4_q90`` stands for."""
+        match = re.fullmatch(r"x(\d+)_q(\d+)", name)
+        if match is None:
+            raise ValueError(f"a configuration's name looks like x4_q90, got {name!r}")
+        return cls(scale=int(match[1]), quality=int(match[2]))
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,8 @@ figures, and the grid benchmark's smoke run."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +18,7 @@ from edgecloud.sim.clownfish.traces import (
     trace_metrics,
     trace_snippets,
 )
-
-BENCHMARKS_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
+from tests.script_modules import load_script
 
 
 def test_separation_auc():
@@ -105,12 +101,7 @@ def test_figures_write_pngs(tmp_path):
 
 
 def test_grid_benchmark_smoke(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_clownfish_grid", BENCHMARKS_DIR / "clownfish_grid.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_script("benchmarks", "clownfish_grid")
     output = tmp_path / "grid.json"
     report = module.main(
         [
