@@ -80,14 +80,15 @@ def pytest_collection_modifyitems(config, items):
 
 def experiment_names(*, task: str = "train", scenario: str = "react") -> list[str]:
     """Every experiment config of a task, as ``react/tiny_edge`` (train: not under a ``sim/`` or
-    ``eval/`` folder) or ``react/sim/baselines`` (simulate: the files under a ``sim/`` folder, of
-    one ``scenario``, the first folder of the name: ``react`` or ``clownfish``)."""
+    ``eval/`` folder), ``runespoor/drone/eval/compare`` (evaluate: the files under an ``eval/``
+    folder) or ``react/sim/baselines`` (simulate: the files under a ``sim/`` folder, of one
+    ``scenario``, the first folder of the name: ``react`` or ``clownfish``)."""
     root = CONFIG_DIR / "experiment"
     names = sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
     names = [name for name in names if ("/sim/" in name) == (task == "simulate")]
-    if task == "train":
+    if task in ("train", "evaluate"):
         # evaluate-only experiments (e.g. clownfish/eval/record) train nothing
-        names = [name for name in names if "/eval/" not in name]
+        names = [name for name in names if ("/eval/" in name) == (task == "evaluate")]
     if task == "simulate":
         names = [name for name in names if name.split("/", 1)[0] == scenario]
     return names

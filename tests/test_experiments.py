@@ -29,6 +29,7 @@ from tests.conftest import (
 
 # Training experiments; those under an eval/ folder are for evaluate.py only.
 EXPERIMENTS = [name for name in experiment_names() if "/eval/" not in name]
+EVAL_EXPERIMENTS = experiment_names(task="evaluate")
 TINY_HEIGHT, TINY_WIDTH = 96, 160
 
 
@@ -228,6 +229,24 @@ def test_experiment_composes_and_instantiates(
     assert datamodule.class_names == expected
     assert module.class_names == datamodule.class_names
     assert trainer.max_epochs == cfg.trainer.max_epochs
+
+
+@pytest.mark.parametrize("experiment", EVAL_EXPERIMENTS)
+def test_eval_experiment_composes_and_instantiates(experiment, tmp_path, data_dir):
+    """evaluate.py's experiments compose with the evaluate config and resolve once given their
+    checkpoints' paths, and their data and model groups instantiate (running them takes real
+    checkpoints: tests/test_*_record.py and tests/test_runespoor*_compare.py)."""
+    overrides = [f"experiment={experiment}", "ckpt_path=checkpoint.ckpt"]
+    if experiment.startswith("clownfish/"):
+        overrides.append("clownfish.remote_ckpt_path=remote.ckpt")
+    cfg = compose_config("evaluate", overrides=overrides, tmp_path=tmp_path, data_dir=data_dir)
+    check_config(cfg, required=("data", "model", "paths"))
+    datamodule = instantiate(cfg.data)
+    module = instantiate(cfg.model)
+    assert module.class_names == datamodule.class_names
+    if cfg.get("runespoor") is not None:
+        # evaluate.py dispatches on it
+        assert cfg.runespoor.task in ("segmentation", "detection")
 
 
 @pytest.mark.slow

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.detections import FrameDetections
-from edgecloud.metrics.coco import DetectionMetrics, evaluate_detections
+from edgecloud.metrics.coco import (
+    DetectionMetrics,
+    evaluate_detections,
+    small_object_ground_truth,
+)
 from tests.metrics.frames import annotations, detections
 
 CLASSES = ["car", "person", "bike", "bus", "never_annotated"]
@@ -327,3 +331,26 @@ def test_rejects_invalid_input(gt, dets, sizes, kwargs, message) -> None:
     kwargs.setdefault("class_names", CLASSES[:2])
     with pytest.raises(ValueError, match=message):
         evaluate_detections(ground_truth=gt, detections=dets, image_sizes=sizes, **kwargs)
+
+
+def test_small_object_ground_truth_ignores_the_other_boxes() -> None:
+    frame = FrameAnnotations(
+        boxes=np.array([[0, 0, 4, 4], [10, 10, 60, 60]], np.float32),
+        labels=np.array([1, 2]),
+        track_ids=np.array([7, 8]),
+        ignore_boxes=np.array([[70, 70, 80, 80]], np.float32),
+    )
+    small = small_object_ground_truth(frame, small=np.array([True, False]))
+    np.testing.assert_array_equal(small.boxes, [[0, 0, 4, 4]])
+    np.testing.assert_array_equal(small.track_ids, [7])
+    np.testing.assert_array_equal(small.ignore_boxes, [[70, 70, 80, 80], [10, 10, 60, 60]])
+    # detecting the large box is neither a hit nor a false alarm; the small one is found
+    found = FrameDetections(
+        boxes=frame.boxes, labels=frame.labels, scores=np.array([0.9, 0.8], np.float32)
+    )
+    metrics = evaluate_detections(
+        ground_truth=[small], detections=[found], class_names=["a", "b"], image_sizes=[(99, 99)]
+    )
+    assert metrics.per_class_ap == {"a": 1.0, "b": None}
+    with pytest.raises(ValueError, match="does not flag the 2 boxes"):
+        small_object_ground_truth(frame, small=np.array([True]))

@@ -1,5 +1,5 @@
-"""Loading a trained module's weights and naming the device that ran it, shared by the
-evaluation entry points."""
+"""Loading a trained module's weights, naming the device that ran it and waiting for it,
+shared by the evaluation entry points."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"cpu:{torch.get_num_threads()} threads"
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work, so a timer around a call measures the call."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

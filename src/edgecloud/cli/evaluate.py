@@ -12,8 +12,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
+from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights, synchronize
 from edgecloud.cli.evaluate_actions import evaluate_actions
+from edgecloud.cli.evaluate_detection_sr import evaluate_detection_sr
 from edgecloud.cli.evaluate_segmentation import evaluate_segmentation
 from edgecloud.cli.record_knobs import record_knobs
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
@@ -36,12 +37,6 @@ class SequenceOutputs:
     detections: list[FrameDetections]
     latency_s: list[float]
     encoded_bytes: list[int]
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued CUDA work, so a timer around a call measures the call."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.inference_mode()
@@ -73,11 +68,26 @@ def run_sequence(
     return outputs
 
 
+def evaluate_runespoor(cfg: DictConfig) -> dict[str, float]:
+    """Runespoor's evaluations, by ``runespoor.task``: ``segmentation`` compares the
+    restoration methods (:func:`evaluate_segmentation`) or, with ``record=true``, writes the
+    knob recording (:func:`record_knobs`); ``detection`` compares them for a detector
+    (:func:`evaluate_detection_sr`)."""
+    task = cfg.runespoor.task
+    if task == "segmentation":
+        return record_knobs(cfg) if cfg.record else evaluate_segmentation(cfg)
+    if task == "detection":
+        if cfg.record:
+            raise ValueError("record=true: the knob recording is for runespoor.task=segmentation")
+        return evaluate_detection_sr(cfg)
+    raise ValueError(f"runespoor.task must be 'segmentation' or 'detection', got {task!r}")
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Score ``cfg.ckpt_path`` on the data config's validation videos (Clownfish's action
     models, configured under ``clownfish``, go to :func:`evaluate_actions`; Runespoor's
-    segmentation model and restoration methods, under ``runespoor``, to
-    :func:`evaluate_segmentation`, or with ``record=true`` to :func:`record_knobs`).
+    comparisons of restoration methods and its knob recording, under ``runespoor``, to
+    :func:`evaluate_runespoor`).
 
     Writes ``metrics.json`` into ``cfg.paths.output_dir`` and, with ``cfg.record=true``, a
     recording into ``<output_dir>/recording`` (see docs/recording_format.md).
@@ -85,7 +95,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("clownfish") is not None:
         return evaluate_actions(cfg)
     if cfg.get("runespoor") is not None:
-        return record_knobs(cfg) if cfg.record else evaluate_segmentation(cfg)
+        return evaluate_runespoor(cfg)
     check_config(cfg, required=("data", "model", "paths", "ckpt_path"))
     device = torch.device(cfg.device)
     if cfg.cpu_threads is not None:

@@ -14,7 +14,6 @@ into the run directory.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
+from edgecloud.cli.restoration import comparison_restorers, timed_restore
 from edgecloud.data.degradation import Knobs, degrade
 from edgecloud.data.formats.cityscapes import load_image, load_train_ids
 from edgecloud.data.segmentation_dataset import image_to_tensor, tensor_to_image
@@ -33,41 +33,12 @@ from edgecloud.metrics.method_comparison import (
     MethodScores,
     compare_methods,
     comparison_markdown,
+    scalar_scores,
 )
-from edgecloud.models.carn import InterpolationUpsampler
-from edgecloud.models.weights import load_weights
 from edgecloud.utils.config import check_config
 from edgecloud.utils.jsonio import write_json_report
 
 log = logging.getLogger(__name__)
-
-INTERPOLATIONS = ("bilinear", "bicubic")
-
-
-def load_sr_network(net: nn.Module, path: str | Path) -> nn.Module:
-    """``net`` with every tensor loaded from an SR training run's checkpoint (strict: a network
-    configured unlike the trained one fails, naming the file), in evaluation mode."""
-    report = load_weights(net, path)
-    if report.shape_mismatch or report.missing or report.unexpected:
-        raise ValueError(
-            f"{path} does not fit the configured SR network (runespoor.sr_net): tensors with "
-            f"another shape {list(report.shape_mismatch)[:5]}, missing "
-            f"{list(report.missing)[:5]}, not in the network {list(report.unexpected)[:5]}"
-        )
-    return net.eval()
-
-
-def _restorers(cfg: DictConfig, scale: int) -> dict[str, nn.Module]:
-    """The interpolation baselines, then one SR network per configured checkpoint."""
-    restorers: dict[str, nn.Module] = {
-        mode: InterpolationUpsampler(scale=scale, mode=mode) for mode in INTERPOLATIONS
-    }
-    for name, path in cfg.runespoor.sr_checkpoints.items():
-        if name in (*INTERPOLATIONS, REFERENCE):
-            raise ValueError(f"runespoor.sr_checkpoints.{name}: the name is taken by a baseline")
-        if path is not None:
-            restorers[name] = load_sr_network(instantiate(cfg.runespoor.sr_net), path)
-    return restorers
 
 
 def segment(net: nn.Module, image: torch.Tensor) -> np.ndarray:
@@ -88,10 +59,12 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
     load_checkpoint_weights(segmenter, cfg.ckpt_path)
     segmenter = segmenter.net.to(device).eval()
     knobs = Knobs(scale=int(settings.scale), quality=int(settings.jpeg_quality))
-    restorers = {name: net.to(device) for name, net in _restorers(cfg, knobs.scale).items()}
+    restorers = {
+        name: net.to(device)
+        for name, net in comparison_restorers(settings, scale=knobs.scale).items()
+    }
     class_names = list(datamodule.class_names)
     scores = {name: MethodScores(num_classes=len(class_names)) for name in [*restorers, REFERENCE]}
-    restore_seconds = dict.fromkeys(restorers, 0.0)
     frames = datamodule.val_frames()[:: cfg.frame_stride]
     for frame in frames:
         original, target = load_image(frame), load_train_ids(frame)
@@ -102,9 +75,7 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
         sent = degrade(original, knobs)
         low_res = image_to_tensor(sent.image).to(device)[None]
         for name, restorer in restorers.items():
-            start = time.perf_counter()
-            restored = restorer(low_res).clamp(0.0, 1.0)[0]
-            restore_seconds[name] += time.perf_counter() - start
+            restored, seconds = timed_restore(restorer, low_res)
             scores[name].add_frame(
                 segment(segmenter, restored),
                 target,
@@ -112,6 +83,7 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
                 restored=tensor_to_image(restored),
                 original=original,
                 num_bytes=sent.num_bytes,
+                restore_seconds=seconds,
             )
     rows = compare_methods(
         scores,
@@ -119,8 +91,6 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
         tail_baseline=settings.tail_baseline,
         episode_length=settings.episode_length,
     )
-    for name, seconds in restore_seconds.items():
-        rows[name]["restore_ms_per_frame"] = 1000.0 * seconds / max(len(frames), 1)
     output_dir = Path(cfg.paths.output_dir)
     title = f"Restoration methods at {knobs.name} ({len(frames)} frames, {describe_device(device)})"
     write_json_report(
@@ -137,9 +107,4 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
             "fig7_class_iou.png not drawn"
         )
     log.info("comparison written to %s", output_dir / "comparison.md")
-    return {
-        f"{name}/{key}": float(value)
-        for name, row in rows.items()
-        for key, value in row.items()
-        if isinstance(value, float | int)
-    }
+    return scalar_scores(rows)

@@ -26,7 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
-from edgecloud.cli.evaluate_segmentation import INTERPOLATIONS, load_sr_network, segment
+from edgecloud.cli.evaluate_segmentation import segment
+from edgecloud.cli.restoration import INTERPOLATIONS, load_sr_network, timed_restore
 from edgecloud.data.degradation import Knobs, degrade
 from edgecloud.data.formats.cityscapes import (
     CityscapesFrame,
@@ -173,9 +174,9 @@ def record_knobs(cfg: DictConfig) -> dict[str, float]:
             for k, knob in enumerate(knobs):
                 sent = degrade(original, knob)
                 low_res = image_to_tensor(sent.image).to(device)[None]
-                start = time.perf_counter()
-                restored = restorers[knob.scale](low_res).clamp(0.0, 1.0)[0]
-                arrays["restore_latency_s"][k, f] = time.perf_counter() - start
+                restored, arrays["restore_latency_s"][k, f] = timed_restore(
+                    restorers[knob.scale], low_res
+                )
                 prediction, arrays["segment_latency_s"][k, f] = timed_segment(restored)
                 arrays["frame_bytes"][k, f] = sent.num_bytes
                 arrays["intersection"][k, f], arrays["union"][k, f] = _per_class_overlap(

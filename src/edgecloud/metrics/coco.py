@@ -109,6 +109,22 @@ def evaluate_detections(
     )
 
 
+def small_object_ground_truth(frame: FrameAnnotations, *, small: np.ndarray) -> FrameAnnotations:
+    """``frame``'s ground truth reduced to the boxes flagged in ``small`` (``(N,)`` bool, e.g.
+    :func:`~edgecloud.metrics.regions.small_box_mask`), the other boxes turned into ignore
+    regions: scored with :func:`evaluate_detections` it gives a small-object mAP in which
+    detecting a large object is neither a hit nor a false alarm."""
+    small = np.asarray(small, dtype=bool)
+    if small.shape != frame.labels.shape:
+        raise ValueError(f"small {small.shape} does not flag the {len(frame.labels)} boxes")
+    return FrameAnnotations(
+        boxes=frame.boxes[small],
+        labels=frame.labels[small],
+        track_ids=frame.track_ids[small],
+        ignore_boxes=np.concatenate([frame.ignore_boxes, frame.boxes[~small]]),
+    )
+
+
 def _validate_inputs(
     ground_truth: Sequence[FrameAnnotations],
     detections: Sequence[FrameDetections],

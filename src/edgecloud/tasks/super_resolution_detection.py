@@ -28,7 +28,7 @@ from torch import nn
 from edgecloud.data.annotations import FrameAnnotations
 from edgecloud.data.detection_dataset import target_to_annotations
 from edgecloud.detections import FrameDetections
-from edgecloud.metrics.coco import evaluate_detections
+from edgecloud.metrics.coco import evaluate_detections, small_object_ground_truth
 from edgecloud.tasks.detection import prediction_to_detections
 from edgecloud.tasks.gather import gather_from_all_ranks
 from edgecloud.tasks.optimization import (
@@ -46,13 +46,8 @@ from edgecloud.tasks.super_resolution import load_analytics_model
 def small_object_annotations(target: dict[str, torch.Tensor]) -> FrameAnnotations:
     """The ground truth of the small objects of ``target`` alone: the other boxes become ignore
     regions (for ``val/small_mAP``)."""
-    full = target_to_annotations(target)
-    small = target["small"].cpu().numpy()
-    return FrameAnnotations(
-        boxes=full.boxes[small],
-        labels=full.labels[small],
-        track_ids=full.track_ids[small],
-        ignore_boxes=np.concatenate([full.ignore_boxes, full.boxes[~small]]),
+    return small_object_ground_truth(
+        target_to_annotations(target), small=target["small"].cpu().numpy()
     )
 
 
