@@ -199,8 +199,10 @@ class ResNet3d(nn.Module):
     mode whatever :meth:`train` is asked, so their batch-norm statistics do not move.
 
     Weights and activations are kept channels-last (``torch.channels_last_3d``): oneDNN's 3D
-    convolutions on a CPU run a training step of the Clownfish stand-ins 1.7-1.9x faster that
-    way. The values, state dict keys and shapes are those of the default layout.
+    convolutions on a CPU run a training step of the narrow Clownfish stand-ins 1.7-1.9x faster
+    that way and infer them as fast or faster; the paper-size ResNet-18 trains as fast and
+    infers about 12 % slower at batch 1 (docs/benchmarks.md). The values, state dict keys and
+    shapes are those of the default layout.
     """
 
     def __init__(
