@@ -21,7 +21,7 @@ from torch import nn
 from edgecloud.cli.checkpoints import synchronize
 from edgecloud.metrics.method_comparison import REFERENCE
 from edgecloud.models.carn import InterpolationUpsampler
-from edgecloud.models.weights import load_weights
+from edgecloud.models.weights import load_all_weights
 
 INTERPOLATIONS = ("bilinear", "bicubic")
 """The interpolation baselines, by their ``InterpolationUpsampler`` mode."""
@@ -30,13 +30,7 @@ INTERPOLATIONS = ("bilinear", "bicubic")
 def load_sr_network(net: nn.Module, path: str | Path) -> nn.Module:
     """``net`` with every tensor loaded from an SR training run's checkpoint (strict: a network
     configured unlike the trained one fails, naming the file), in evaluation mode."""
-    report = load_weights(net, path)
-    if report.shape_mismatch or report.missing or report.unexpected:
-        raise ValueError(
-            f"{path} does not fit the configured SR network (runespoor.sr_net): tensors with "
-            f"another shape {list(report.shape_mismatch)[:5]}, missing "
-            f"{list(report.missing)[:5]}, not in the network {list(report.unexpected)[:5]}"
-        )
+    load_all_weights(net, path, what="SR network (runespoor.sr_net)")
     return net.eval()
 
 

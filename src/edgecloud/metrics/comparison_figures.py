@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecloud.metrics.method_comparison import REFERENCE
-from edgecloud.sim.figures import new_figure, require_items, save_png
+from edgecloud.sim.figures import new_figure, plot_ecdf, require_items, save_png
 
 SUMMARIES = (("tail_mIoU", "tail mean"), ("mIoU", "overall mIoU"))
 """The segmentation figure's groups after the tail classes: each row's key and the group's
@@ -128,18 +128,10 @@ def plot_frame_distribution(
     axes = figure.add_subplot()
     for index, (name, row) in enumerate(rows.items()):
         color = f"C{index}"
-        episodes = 100 * np.sort(np.asarray(row[episodes_key], dtype=np.float64))
+        episodes = 100 * np.asarray(row[episodes_key], dtype=np.float64)
+        plot_ecdf(axes, episodes, color=color, label=name, empty="no episodes")
         if episodes.size == 0:
-            axes.plot([], [], color=color, label=f"{name} (no episodes)")
             continue
-        fractions = np.arange(1, episodes.size + 1) / episodes.size
-        axes.step(
-            np.concatenate([episodes[:1], episodes]),
-            np.concatenate([[0.0], fractions]),
-            where="post",
-            color=color,
-            label=name,
-        )
         axes.plot(
             [100 * float(row[key]) for _, key, _ in TAILS],
             [level for level, _, _ in TAILS],

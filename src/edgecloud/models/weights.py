@@ -75,3 +75,17 @@ def load_weights(model: nn.Module, path: str | Path) -> LoadReport:
         len(report.unexpected),
     )
     return report
+
+
+def load_all_weights(model: nn.Module, path: str | Path, *, what: str) -> LoadReport:
+    """:func:`load_weights`, but every tensor of ``model`` must come from the file and the file
+    may hold no other: a ``model`` configured unlike the trained one fails, naming the file and
+    ``what`` (the config entry that describes it)."""
+    report = load_weights(model, path)
+    if report.shape_mismatch or report.missing or report.unexpected:
+        raise ValueError(
+            f"{path} does not fit the configured {what}: tensors with another shape "
+            f"{list(report.shape_mismatch)[:5]}, missing {list(report.missing)[:5]}, not in the "
+            f"model {list(report.unexpected)[:5]}"
+        )
+    return report

@@ -124,18 +124,9 @@ def plot_response_cdf(
     figure = new_figure(width=5.5 * panels, height=3.8)
     axes = figure.add_subplot(1, panels, 1)
     for index, (label, times) in enumerate(response_times.items()):
-        sample = np.sort(np.asarray(times, dtype=np.float64))
-        sample = sample[np.isfinite(sample)]
-        if sample.size == 0:
-            axes.plot([], [], color=f"C{index}", label=f"{label} (no responses)")
-            continue
-        fractions = np.arange(1, sample.size + 1) / sample.size
-        axes.step(
-            np.concatenate([sample[:1], sample]),
-            np.concatenate([[0.0], fractions]),
-            where="post",
-            color=f"C{index}",
-            label=label,
+        times = np.asarray(times, dtype=np.float64)
+        plot_ecdf(
+            axes, times[np.isfinite(times)], color=f"C{index}", label=label, empty="no responses"
         )
     for level, name in ((0.5, "p50"), (0.95, "p95")):
         axes.axhline(level, color="0.5", linestyle="--", linewidth=0.8)
@@ -240,6 +231,23 @@ def _format(value: float) -> str:
     if not math.isfinite(value):
         return "n/a"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def plot_ecdf(axes: Axes, values: np.ndarray, *, color: str, label: str, empty: str) -> None:
+    """The empirical CDF of ``values`` as a step line from 0 to 1; with no values, only a
+    legend entry ``label (empty)``."""
+    sample = np.sort(np.asarray(values, dtype=np.float64))
+    if sample.size == 0:
+        axes.plot([], [], color=color, label=f"{label} ({empty})")
+        return
+    fractions = np.arange(1, sample.size + 1) / sample.size
+    axes.step(
+        np.concatenate([sample[:1], sample]),
+        np.concatenate([[0.0], fractions]),
+        where="post",
+        color=color,
+        label=label,
+    )
 
 
 def require_items(items: Sized, *, what: str) -> None:

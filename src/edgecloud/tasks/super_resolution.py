@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgecloud.data.formats.cityscapes_labels import IGNORE_INDEX
-from edgecloud.models.weights import load_weights
+from edgecloud.models.weights import load_all_weights
 from edgecloud.tasks.detection import DetectionModule
 from edgecloud.tasks.optimization import (
     OptimizerFactory,
@@ -65,13 +65,7 @@ def load_analytics_model(
             f"{path}: the analytics model was trained on classes {list(trained_classes)}, "
             f"not the configured {list(class_names)}"
         )
-    report = load_weights(net, path)
-    if report.shape_mismatch or report.missing or report.unexpected:
-        raise ValueError(
-            f"{path} does not fit the configured analytics model (model.analytics): tensors "
-            f"with another shape {list(report.shape_mismatch)[:5]}, missing "
-            f"{list(report.missing)[:5]}, unknown {list(report.unexpected)[:5]}"
-        )
+    load_all_weights(net, path, what="analytics model (model.analytics)")
     log.info("analytics model loaded from %s", path)
     return net.requires_grad_(False).eval()
 
