@@ -108,6 +108,33 @@ def test_compare_draws_its_figures_beside_the_table(tmp_path, data_dir, tiny_urb
     assert "episode" not in (run_dir / "comparison.md").read_text()
 
 
+def _jpeg_bytes(image: np.ndarray, *, scale: int, quality: int) -> int:
+    """Bytes of the real JPEG of ``image`` downscaled by ``scale``."""
+    small = cv2.resize(
+        image, (image.shape[1] // scale, image.shape[0] // scale), interpolation=cv2.INTER_AREA
+    )
+    _, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    return len(encoded)
+
+
+def test_compare_trims_frames_that_the_scale_does_not_divide(checkpoints, tmp_path, data_dir):
+    # 96x48 frames at x5: every method, HR included, is scored on the top-left 95x45
+    evaluate(
+        _compare(
+            checkpoints, tmp_path, data_dir, "runespoor.scale=5", "runespoor.sr_checkpoints.sr=null"
+        )
+    )
+    methods = json.loads((tmp_path / "run" / "metrics.json").read_text())["methods"]
+    frames = read_cityscapes(data_dir / "urban_world", split="val")
+    sizes = [_jpeg_bytes(load_image(frame)[:45, :95], scale=5, quality=90) for frame in frames]
+    assert methods["bicubic"]["bytes_per_frame"] == pytest.approx(np.mean(sizes))
+    assert sorted(methods) == ["bicubic", "bilinear", "hr"]
+    for method in methods.values():
+        assert method["frames"] == len(frames)
+
+
 def test_an_sr_checkpoint_of_another_scale_fails_naming_it(checkpoints, tmp_path, data_dir):
     cfg = _compare(checkpoints, tmp_path, data_dir, "runespoor.scale=2")
     with pytest.raises(ValueError, match=r"last\.ckpt does not fit the configured SR network"):
@@ -170,6 +197,34 @@ def test_knob_recording_holds_every_configuration_of_every_val_frame(
     run_dir = tmp_path / "run"
     assert (run_dir / "knobs.md").read_text().count("\n| x") == 4
     assert (run_dir / "fig11.png").stat().st_size > 0
+
+
+def test_knob_recording_trims_frames_to_a_multiple_of_every_scale(
+    checkpoints, tmp_path, data_dir
+) -> None:
+    # 96x48 frames at x2 and x5: every configuration and HR see the top-left 90x40 (multiples
+    # of 10), so that they are scored on the same pixels
+    cfg = _record(
+        checkpoints,
+        tmp_path,
+        data_dir,
+        "runespoor.scales=[2,5]",
+        "runespoor.qualities=[90]",
+        "runespoor.sr_checkpoints.x4=null",
+    )
+    evaluate(cfg)
+    recording = KnobRecording.open(tmp_path / "run" / "recording")
+    clip = recording.clip(recording.clip_names[0])
+    frames = read_cityscapes(data_dir / "urban_world", split="val")
+    for f, frame in enumerate(frames):
+        image = load_image(frame)[:40, :90]
+        for k, knob in enumerate(recording.knobs):
+            expected = _jpeg_bytes(image, scale=knob.scale, quality=knob.quality)
+            assert clip.arrays["frame_bytes"][k, f] == expected
+        target = load_train_ids(frame)[:40, :90]
+        assert np.all(clip.arrays["hr_union"][f] >= np.bincount(target.ravel(), minlength=256)[:19])
+        # correctly labelled pixels cannot outnumber the trimmed frame's
+        assert clip.arrays["hr_intersection"][f].sum() <= 90 * 40
 
 
 def test_knob_recording_refuses_an_sr_checkpoint_for_an_unrecorded_scale(

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
 
-from edgecloud.data.degradation import DegradedFrame, Knobs, degrade, downscale
+from edgecloud.data.degradation import (
+    DegradedFrame,
+    Knobs,
+    degrade,
+    downscale,
+    exact_size,
+    trim_to_multiple,
+)
 from edgecloud.utils.codec import jpeg_encode
 
 
@@ -76,3 +85,21 @@ def test_knobs_name_and_order() -> None:
         Knobs(2, 40),
         Knobs(4, 90),
     ]
+
+
+def test_exact_size_trims_each_side_to_the_multiple() -> None:
+    # Cityscapes' 2048x1024 at x6 (2048 = 6*341 + 2, 1024 = 6*170 + 4), and at x2..x8 together
+    assert exact_size(1024, 2048, multiple=6) == (1020, 2046)
+    assert exact_size(1024, 2048, multiple=math.lcm(2, 3, 4, 6, 8)) == (1008, 2040)
+    assert exact_size(1024, 2048, multiple=8) == (1024, 2048)
+    with pytest.raises(ValueError, match="a 16x5 frame is smaller than the scale 6"):
+        exact_size(5, 16, multiple=6)
+
+
+def test_trimmed_frames_downscale_exactly() -> None:
+    image = np.arange(7 * 11 * 3, dtype=np.uint8).reshape(7, 11, 3)
+    trimmed = trim_to_multiple(image, multiple=3)
+    np.testing.assert_array_equal(trimmed, image[:6, :9])
+    assert downscale(trimmed, scale=3).shape == (2, 3, 3)
+    labels = np.zeros((7, 11), np.uint8)
+    assert trim_to_multiple(labels, multiple=3).shape == (6, 9)

@@ -126,6 +126,17 @@ def test_degraded_items_carry_the_real_jpeg_of_the_downscaled_frame(cityscapes_r
     assert item["image"].shape == (3, HEIGHT, WIDTH)
 
 
+def test_whole_degraded_frames_are_trimmed_to_the_scale(cityscapes_root) -> None:
+    # 48x24 frames at x5 are served as their top-left 45x20, the pole's small mask included
+    frames = read_cityscapes(cityscapes_root, split="val")
+    item = DegradedFrameDataset(frames, scale=5, jpeg_qualities=[90])[0]
+    image, train_ids = frame_arrays(0)
+    np.testing.assert_array_equal(tensor_to_image(item["image"]), image[:20, :45])
+    np.testing.assert_array_equal(item["target"].numpy(), train_ids[:20, :45])
+    assert item["low_res"].shape == (3, 4, 9)
+    assert item["small"].shape == (20, 45) and item["small"].sum() == 6
+
+
 def test_small_regions_are_measured_on_the_whole_frame_before_cropping(cityscapes_root) -> None:
     # The 6-pixel pole is 0.52% of the 48x24 frame but 2.1% of a 12x24 crop: it stays small
     # under a 1% threshold because the threshold applies to the frame.

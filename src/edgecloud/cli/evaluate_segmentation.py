@@ -4,7 +4,9 @@ Every validation frame is degraded once the way the system sends it (downscale b
 ``runespoor.scale``, JPEG at ``runespoor.jpeg_quality``: real codec, real size), restored by
 each method — bilinear and bicubic upsampling and every configured SR checkpoint (standard SR,
 CloudSeg, ASR) — and segmented by the trained segmentation model (``ckpt_path``), which also
-runs on the original frame (HR). :func:`~edgecloud.metrics.method_comparison.compare_methods`
+runs on the original frame (HR); a frame whose sides do not divide by the scale is trimmed to
+the top-left part that does, for every method (:func:`~edgecloud.data.degradation.exact_size`).
+:func:`~edgecloud.metrics.method_comparison.compare_methods`
 scores them side by side; ``metrics.json``, ``comparison.md`` and its figures
 (:mod:`~edgecloud.metrics.comparison_figures`: ``fig7_class_iou.png``, per-class IoU over the
 tail classes, and ``fig10_frame_distribution.png``, the distribution of per-episode mIoU) go
@@ -24,7 +26,7 @@ from torch import nn
 
 from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
 from edgecloud.cli.restoration import comparison_restorers, timed_restore
-from edgecloud.data.degradation import Knobs, degrade
+from edgecloud.data.degradation import Knobs, degrade, trim_to_multiple
 from edgecloud.data.formats.cityscapes import load_image, load_train_ids
 from edgecloud.data.segmentation_dataset import image_to_tensor, tensor_to_image
 from edgecloud.metrics.comparison_figures import plot_class_iou, plot_frame_distribution
@@ -67,7 +69,8 @@ def evaluate_segmentation(cfg: DictConfig) -> dict[str, float]:
     scores = {name: MethodScores(num_classes=len(class_names)) for name in [*restorers, REFERENCE]}
     frames = datamodule.val_frames()[:: cfg.frame_stride]
     for frame in frames:
-        original, target = load_image(frame), load_train_ids(frame)
+        original = trim_to_multiple(load_image(frame), multiple=knobs.scale)
+        target = trim_to_multiple(load_train_ids(frame), multiple=knobs.scale)
         clip = f"{frame.city}_{frame.sequence:06d}"
         scores[REFERENCE].add_frame(
             segment(segmenter, image_to_tensor(original).to(device)), target, clip_id=clip

@@ -5,7 +5,9 @@ scale of ``runespoor.scales`` times each JPEG quality of ``runespoor.qualities``
 the system sends it (downscale, real JPEG, decode), restored on the "server" by the SR
 network trained for that scale (``runespoor.sr_checkpoints.x<scale>``) or, for a scale
 without one, by ``runespoor.fallback_restorer`` interpolation, then segmented by the trained
-segmenter (``ckpt_path``). The original frame is segmented too (HR). What the controller's
+segmenter (``ckpt_path``). The original frame is segmented too (HR). Every configuration
+and HR are scored on the same pixels: a frame whose sides do not divide by every recorded scale
+is trimmed to the top-left part that does (:func:`~edgecloud.data.degradation.exact_size`). What the controller's
 profiling and the simulator need is written per clip (:mod:`edgecloud.recording.knobs`):
 bytes, per-class intersection and union, per-frame mIoU, the small-region ratio of the
 prediction (the server's tail-frame signal) and of the ground truth, and measured latencies.
@@ -16,6 +18,7 @@ accuracy against its bandwidth (:mod:`edgecloud.metrics.knob_summary`).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from torch import nn
 from edgecloud.cli.checkpoints import describe_device, load_checkpoint_weights
 from edgecloud.cli.evaluate_segmentation import segment
 from edgecloud.cli.restoration import INTERPOLATIONS, load_sr_network, timed_restore
-from edgecloud.data.degradation import Knobs, degrade
+from edgecloud.data.degradation import Knobs, degrade, trim_to_multiple
 from edgecloud.data.formats.cityscapes import (
     CityscapesFrame,
     group_clips,
@@ -131,6 +134,8 @@ def record_knobs(cfg: DictConfig) -> dict[str, float]:
     restorers, restorer_names = restorers_by_scale(cfg)
     restorers = {scale: net.to(device) for scale, net in restorers.items()}
     knobs = knob_grid(list(settings.scales), list(settings.qualities))
+    # every configuration and HR see the same pixels: whole frames trimmed for every scale
+    common_multiple = math.lcm(*(knob.scale for knob in knobs))
     class_names = list(datamodule.class_names)
     num_classes = len(class_names)
     ratio_settings = {
@@ -163,7 +168,8 @@ def record_knobs(cfg: DictConfig) -> dict[str, float]:
         record = _ClipArrays(knobs=len(knobs), frames=len(clip), classes=num_classes)
         arrays = record.arrays
         for f, frame in enumerate(clip):
-            original, target = load_image(frame), load_train_ids(frame)
+            original = trim_to_multiple(load_image(frame), multiple=common_multiple)
+            target = trim_to_multiple(load_train_ids(frame), multiple=common_multiple)
             arrays["gt_small_ratio"][f] = small_region_ratio(target, **ratio_settings)
             prediction, _ = timed_segment(image_to_tensor(original).to(device))
             arrays["hr_intersection"][f], arrays["hr_union"][f] = _per_class_overlap(

@@ -56,12 +56,33 @@ class DegradedFrame:
     num_bytes: int
 
 
+def exact_size(height: int, width: int, *, multiple: int) -> tuple[int, int]:
+    """The largest ``(height, width)`` within a frame's that every scale dividing ``multiple``
+    downscales exactly: each side loses its last ``side % multiple`` rows or columns (fewer than
+    ``multiple``; Cityscapes' 2048x1024 frames keep 2046x1020 at x6). Whole-frame evaluation
+    scores the top-left part of this size with every method, HR included, so all are scored
+    on the same pixels."""
+    if multiple < 1:
+        raise ValueError(f"multiple must be a positive integer, got {multiple}")
+    trimmed = (height - height % multiple, width - width % multiple)
+    if min(trimmed) == 0:
+        raise ValueError(f"a {width}x{height} frame is smaller than the scale {multiple}")
+    return trimmed
+
+
+def trim_to_multiple(array: np.ndarray, *, multiple: int) -> np.ndarray:
+    """The top-left part of an ``(H, W, ...)`` image or label map of :func:`exact_size`."""
+    height, width = exact_size(*array.shape[:2], multiple=multiple)
+    return array[:height, :width]
+
+
 def downscale(image_rgb: np.ndarray, *, scale: int) -> np.ndarray:
     """Shrink an ``(H, W, 3)`` image by an integer ``scale`` with area averaging (what a camera
     pipeline's resize does, without the aliasing of dropping pixels).
 
     Both sides must divide by ``scale``, so that upsampling by ``scale`` gives back the exact
-    original size and every pixel of the label map has a counterpart.
+    original size and every pixel of the label map has a counterpart (:func:`trim_to_multiple`
+    makes a whole frame so).
     """
     height, width = image_rgb.shape[:2]
     if scale < 1:

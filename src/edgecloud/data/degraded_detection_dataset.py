@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from edgecloud.data.annotations import FrameAnnotations, VideoAnnotations
-from edgecloud.data.degradation import Knobs, degrade
+from edgecloud.data.degradation import Knobs, degrade, exact_size
 from edgecloud.data.detection_dataset import (
     DetectionFrameDataset,
     annotations_to_target,
@@ -144,10 +144,7 @@ class DegradedDetectionDataset(DetectionFrameDataset):
     def _window(self, height: int, width: int) -> tuple[int, int, int, int]:
         """``(top, left, height, width)`` of the item's crop of a ``height x width`` frame."""
         if self.crop_size is None:
-            trimmed = (height - height % self.scale, width - width % self.scale)
-            if min(trimmed) == 0:
-                raise ValueError(f"a {width}x{height} frame is smaller than the scale {self.scale}")
-            return 0, 0, *trimmed
+            return 0, 0, *exact_size(height, width, multiple=self.scale)
         top, left = _random_crop_origin((height, width), self.crop_size, multiple=self.scale)
         return top, left, *self.crop_size
 

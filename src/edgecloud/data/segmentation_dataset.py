@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from edgecloud.data.degradation import Knobs, degrade
+from edgecloud.data.degradation import Knobs, degrade, trim_to_multiple
 from edgecloud.data.formats.cityscapes import CityscapesFrame, load_image, load_train_ids
 from edgecloud.metrics.regions import small_region_mask
 
@@ -55,10 +55,11 @@ class SegmentationFrameDataset(Dataset):
     Args:
         frames: the frames to serve, in order.
         crop_size: ``(height, width)`` of a random crop per item (training); None serves whole
-            frames (validation, evaluation).
+            frames (validation, evaluation), trimmed to multiples of ``crop_multiple``.
         horizontal_flip: probability of mirroring an item (image and labels together).
-        crop_multiple: crop corners fall on multiples of this (the SR scale, so downscaling a
-            crop is exact).
+        crop_multiple: crop corners and whole frames' sides fall on multiples of this (the SR
+            scale, so downscaling an item is exact: a 2048x1024 Cityscapes frame is served as
+            2046x1020 at x6, see :func:`~edgecloud.data.degradation.exact_size`).
     """
 
     def __init__(
@@ -93,7 +94,7 @@ class SegmentationFrameDataset(Dataset):
         return {"image": load_image(frame), "target": load_train_ids(frame)}
 
     def _load(self, index: int) -> dict[str, np.ndarray]:
-        """The arrays of item ``index``, cropped and flipped together."""
+        """The arrays of item ``index``, cropped (or trimmed) and flipped together."""
         arrays = self._full_frame(self.frames[index])
         if self.crop_size is not None:
             top, left = _random_crop_origin(
@@ -102,6 +103,11 @@ class SegmentationFrameDataset(Dataset):
             rows = slice(top, top + self.crop_size[0])
             cols = slice(left, left + self.crop_size[1])
             arrays = {name: array[rows, cols] for name, array in arrays.items()}
+        else:
+            arrays = {
+                name: trim_to_multiple(array, multiple=self.crop_multiple)
+                for name, array in arrays.items()
+            }
         if self.horizontal_flip and torch.rand(()).item() < self.horizontal_flip:
             arrays = {name: array[:, ::-1] for name, array in arrays.items()}
         return {name: np.ascontiguousarray(array) for name, array in arrays.items()}
